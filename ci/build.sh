@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures and builds into build/ (or $EI_BUILD_DIR), warnings as errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${EI_BUILD_DIR:-build}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEI_WERROR=ON "$@"
+cmake --build "$build" --parallel

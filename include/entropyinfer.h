@@ -1,0 +1,248 @@
+/* EntropyInfer-VK: long-context LLM attention on any Vulkan 1.2+ GPU.
+ *
+ * The public C API. Every function returns an ei_status (or is a getter that
+ * cannot fail); on failure, ei_context_error() gives a readable message. The
+ * library never aborts or exits the process and keeps no global mutable
+ * state besides the Vulkan loader's entry points (see ei_context_create).
+ *
+ * Threads: one ei_context and everything made from it (buffers, command
+ * recordings) may be used by one thread at a time. Different contexts may be
+ * used from different threads. Creating or destroying contexts must not race
+ * with each other (the Vulkan loader entry points are process-wide).
+ *
+ * Apps that own a Vulkan device include entropyinfer_vulkan.h as well, to
+ * hand it over (ei_context_adopt) and to reach the Vulkan handles behind
+ * buffers and recordings. */
+#ifndef ENTROPYINFER_H
+#define ENTROPYINFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library builds with hidden visibility; these declarations are its API. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define EI_VERSION_MAJOR 0
+#define EI_VERSION_MINOR 1
+#define EI_VERSION_PATCH 0
+
+typedef enum ei_status {
+    EI_OK = 0,
+    EI_ERROR_INVALID_ARGUMENT,     /* a NULL, a bad shape, an out-of-range value */
+    EI_ERROR_OUT_OF_HOST_MEMORY,   /* malloc or a host-side Vulkan allocation failed */
+    EI_ERROR_OUT_OF_DEVICE_MEMORY, /* VK_ERROR_OUT_OF_DEVICE_MEMORY */
+    EI_ERROR_DEVICE_LOST,          /* VK_ERROR_DEVICE_LOST: the context is unusable */
+    EI_ERROR_FEATURE_NOT_PRESENT,  /* the device lacks a required feature or extension */
+    EI_ERROR_LIMIT_EXCEEDED,       /* a size beyond what the device can address */
+    EI_ERROR_NO_DEVICE,            /* no Vulkan loader, no device, or none matching */
+    EI_ERROR_VULKAN                /* any other Vulkan failure (the message names it) */
+} ei_status;
+
+/* A short constant name for a status ("EI_ERROR_DEVICE_LOST"). */
+const char *ei_status_name(ei_status status);
+
+typedef enum ei_dtype {
+    EI_F32 = 0,
+    EI_F16 = 1,
+    EI_BF16 = 2 /* stored as 16-bit words; needs no device bf16 feature */
+} ei_dtype;
+
+/* Bytes per element of a dtype (4 or 2). */
+size_t ei_dtype_size(ei_dtype dtype);
+
+/* ---- Context ---------------------------------------------------------- */
+
+typedef struct ei_context ei_context;
+
+/* Optional capabilities a caller can require at creation, or mask off to
+ * force portable paths (for testing and for comparisons). */
+typedef enum ei_feature {
+    EI_FEATURE_TIMESTAMPS = 1u << 0,          /* GPU timestamps on the compute queue */
+    EI_FEATURE_COOPERATIVE_MATRIX = 1u << 1,  /* VK_KHR_cooperative_matrix */
+    EI_FEATURE_COOPERATIVE_MATRIX2 = 1u << 2, /* VK_NV_cooperative_matrix2 */
+    EI_FEATURE_SHADER_FLOAT16 = 1u << 3,      /* fp16 arithmetic in shaders */
+    EI_FEATURE_SHADER_BFLOAT16 = 1u << 4,     /* VK_KHR_shader_bfloat16 */
+    EI_FEATURE_SHADER_INT8 = 1u << 5,         /* int8 arithmetic in shaders */
+    EI_FEATURE_STORAGE_16BIT = 1u << 6,       /* 16-bit types in storage buffers */
+    EI_FEATURE_STORAGE_8BIT = 1u << 7,        /* 8-bit types in storage buffers */
+    EI_FEATURE_UNIFIED_MEMORY = 1u << 8       /* device-local memory the host can map */
+} ei_feature;
+
+typedef struct ei_context_desc {
+    /* Device choice: index into vkEnumeratePhysicalDevices, or -1 for the
+     * best (discrete > integrated > virtual > CPU). */
+    int device_index;
+    /* Or a case-insensitive substring of the device name; NULL for none.
+     * The environment variable EI_DEVICE (an index or a name) overrides
+     * both when set. */
+    const char *device_name;
+    /* Enable the Khronos validation layer with synchronization validation;
+     * messages are counted (ei_context_validation_messages) and printed to
+     * stderr. EI_VALIDATION=1 in the environment turns it on as well. */
+    int enable_validation;
+    /* Capabilities (ei_feature bits) that must be present: creation fails
+     * with EI_ERROR_FEATURE_NOT_PRESENT otherwise. */
+    uint32_t required_features;
+    /* Capabilities (ei_feature bits) to treat as absent even when present. */
+    uint32_t disabled_features;
+    /* Caps the bytes one storage binding may span, below the device's own
+     * maxStorageBufferRange (0: the device's limit). Operations split larger
+     * tensors into pieces; a small cap exercises that on any device. */
+    uint64_t max_binding_bytes;
+    /* Where to write the message when creation fails (there is no context
+     * to ask then); may be NULL. */
+    char *error;
+    size_t error_size;
+} ei_context_desc;
+
+/* The defaults: best device, no validation, nothing required or masked. */
+ei_context_desc ei_context_desc_default(void);
+
+/* Creates a context with its own VkInstance and VkDevice. desc may be NULL
+ * for the defaults. On failure *out is NULL and desc->error holds why. */
+ei_status ei_context_create(const ei_context_desc *desc, ei_context **out);
+
+/* Destroys what the context created (never an adopted instance, device or
+ * queue). Destroy the context's buffers and recordings first. NULL is a
+ * no-op. */
+void ei_context_destroy(ei_context *ctx);
+
+/* The message of the last failure in this context ("" if none). */
+const char *ei_context_error(const ei_context *ctx);
+
+/* Validation messages (warnings and errors) seen since creation, when the
+ * context enabled validation itself; 0 otherwise. */
+uint32_t ei_context_validation_messages(const ei_context *ctx);
+
+#define EI_MAX_COOPMAT_SHAPES 32
+
+/* One supported cooperative-matrix shape: D(MxN) = A(MxK) * B(KxN) + C. */
+typedef struct ei_coopmat_shape {
+    uint32_t m, n, k;
+    ei_dtype a_type;   /* EI_F16 or EI_BF16 inputs */
+    ei_dtype acc_type; /* EI_F16 or EI_F32 accumulator */
+} ei_coopmat_shape;
+
+/* What the device is and can do, queried once at context creation. */
+typedef struct ei_device_facts {
+    char name[256];
+    char driver[256]; /* driver name and info, as the driver reports them */
+    uint32_t vendor_id, device_id;
+    uint32_t device_type; /* VkPhysicalDeviceType */
+    uint32_t api_version; /* VK_MAKE_API_VERSION encoding */
+    uint32_t driver_version;
+    uint32_t subgroup_size, min_subgroup_size, max_subgroup_size;
+    uint32_t max_shared_memory; /* bytes per workgroup */
+    uint32_t max_workgroup_invocations;
+    uint32_t max_workgroup_count[3];
+    uint64_t max_storage_buffer_range;      /* bytes one binding may span */
+    uint64_t min_storage_buffer_alignment;  /* offset alignment of a binding */
+    uint64_t device_local_bytes;            /* size of the largest device-local heap */
+    float timestamp_period_ns;              /* 0 when timestamps are unsupported */
+    uint32_t features;                      /* ei_feature bits present (after masking) */
+    uint32_t coopmat_shape_count;
+    ei_coopmat_shape coopmat_shapes[EI_MAX_COOPMAT_SHAPES];
+} ei_device_facts;
+
+/* The device facts; never NULL for a live context. */
+const ei_device_facts *ei_context_facts(const ei_context *ctx);
+
+/* ---- Buffers ---------------------------------------------------------- */
+
+typedef struct ei_buffer ei_buffer;
+
+/* A storage buffer of `bytes` bytes in device-local memory (host-visible
+ * too on unified-memory devices). Contents are undefined until written. */
+ei_status ei_buffer_create(ei_context *ctx, uint64_t bytes, ei_buffer **out);
+
+/* Frees the buffer. The caller must have waited for work that uses it.
+ * NULL is a no-op. */
+void ei_buffer_destroy(ei_buffer *buf);
+
+uint64_t ei_buffer_size(const ei_buffer *buf);
+
+/* Copies host memory into the buffer at `offset` and waits until done. */
+ei_status ei_buffer_upload(ei_buffer *buf, uint64_t offset, const void *src, uint64_t bytes);
+
+/* Copies `bytes` from the buffer at `offset` to host memory (waits). */
+ei_status ei_buffer_download(ei_buffer *buf, uint64_t offset, void *dst, uint64_t bytes);
+
+/* Fills `bytes` at `offset` (a multiple of 4) with a repeated 32-bit word,
+ * and waits. Tests use it to poison outputs. */
+ei_status ei_buffer_fill(ei_buffer *buf, uint64_t offset, uint64_t bytes, uint32_t word);
+
+/* A typed view into a buffer: the element type and where element 0 lies.
+ * Shapes are given by each operation. */
+typedef struct ei_tensor {
+    ei_buffer *buffer;
+    uint64_t offset; /* bytes; a multiple of 4 */
+    ei_dtype dtype;
+} ei_tensor;
+
+/* ---- Command recording ------------------------------------------------ */
+
+typedef struct ei_cmd ei_cmd;
+
+/* Starts a recording. Operations record their dispatches and the barriers
+ * between them into it; nothing runs until ei_cmd_submit. */
+ei_status ei_cmd_begin(ei_context *ctx, ei_cmd **out);
+
+/* Ends the recording and submits it to the context's queue. */
+ei_status ei_cmd_submit(ei_cmd *cmd);
+
+/* Waits for a submitted recording to finish on the GPU. */
+ei_status ei_cmd_wait(ei_cmd *cmd);
+
+/* Submit and wait in one call. */
+ei_status ei_cmd_run(ei_cmd *cmd);
+
+/* Frees a recording (waiting first if it was submitted). NULL is a no-op. */
+void ei_cmd_destroy(ei_cmd *cmd);
+
+/* Records a GPU timestamp after all earlier work and returns its index in
+ * *id (at most EI_MAX_TIMESTAMPS per recording). Needs
+ * EI_FEATURE_TIMESTAMPS. */
+#define EI_MAX_TIMESTAMPS 64
+ei_status ei_cmd_timestamp(ei_cmd *cmd, uint32_t *id);
+
+/* Milliseconds between two timestamps of a finished recording. */
+ei_status ei_cmd_elapsed_ms(ei_cmd *cmd, uint32_t from, uint32_t to, double *ms);
+
+/* ---- Operations: pooling (algorithm.md section 1, steps 1-3) ------------ */
+
+/* Element-wise max and min over consecutive groups of rows, per head:
+ * out_max[g][h][d] = max over rows r in [g*group, min((g+1)*group, rows))
+ * of x[r][h][d], likewise out_min. The number of groups is
+ * ceil(rows / group), so the last group may be ragged. With group = S over
+ * the L query rows this gives Qmax/Qmin per segment; with group = b over the
+ * pool_len key rows, Kmax/Kmin per block.
+ *
+ * x: [rows][heads][dim] in f32, f16 or bf16. out_max, out_min:
+ * [groups][heads][dim] f32 (exact: max/min of converted values). dim must be
+ * even; rows, heads, group > 0. Tensors larger than the device's storage
+ * binding range are processed in pieces of whole groups. */
+typedef struct ei_pool_desc {
+    uint32_t rows;
+    uint32_t heads;
+    uint32_t dim;
+    uint32_t group;
+} ei_pool_desc;
+
+ei_status ei_pool_minmax(ei_cmd *cmd, const ei_pool_desc *desc, ei_tensor x, ei_tensor out_max,
+                         ei_tensor out_min);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
