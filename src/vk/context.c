@@ -212,34 +212,25 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
     return st;
 }
 
-/* Device-level features we turn on when present; the facts say which. */
+/* Device-level features we turn on when present; the facts say which.
+ * Extensions (cooperative matrix) are enabled once a shader uses them. */
 static ei_status create_device(ei_context *ctx) {
     VkPhysicalDevice pd = ctx->physical_device;
     ei_device_compute_family(pd, &ctx->queue_family, &ctx->timestamp_valid_bits);
 
-    VkPhysicalDeviceCooperativeMatrixFeaturesKHR cm = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                             .pNext = &f12};
     VkPhysicalDeviceFeatures2 have = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
-    const char *exts[1];
-    uint32_t n_ext = 0;
-    if (ei_device_has_extension(pd, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
-        exts[n_ext++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
-        f12.pNext = &cm;
-    }
     vkGetPhysicalDeviceFeatures2(pd, &have);
 
     VkPhysicalDeviceVulkan12Features e12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
-                                            .pNext = f12.pNext,
                                             .shaderFloat16 = f12.shaderFloat16,
                                             .shaderInt8 = f12.shaderInt8,
                                             .storageBuffer8BitAccess = f12.storageBuffer8BitAccess};
     VkPhysicalDeviceVulkan11Features e11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                             .pNext = &e12,
                                             .storageBuffer16BitAccess = f11.storageBuffer16BitAccess};
-    cm.cooperativeMatrixRobustBufferAccess = VK_FALSE;
     VkPhysicalDeviceFeatures2 enable = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &e11};
     enable.features.shaderInt16 = have.features.shaderInt16;
 
@@ -251,9 +242,7 @@ static ei_status create_device(ei_context *ctx) {
     VkDeviceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                                .pNext = &enable,
                                .queueCreateInfoCount = 1,
-                               .pQueueCreateInfos = &q,
-                               .enabledExtensionCount = n_ext,
-                               .ppEnabledExtensionNames = exts};
+                               .pQueueCreateInfos = &q};
     VkResult r = vkCreateDevice(pd, &info, NULL, &ctx->device);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateDevice");
     ctx->owns_device = 1;
