@@ -82,6 +82,8 @@ static void check_bad_arguments(ei_context *ctx) {
     ei_buffer *none = NULL;
     CHECK_STATUS(ei_buffer_create(ctx, 0, &none), EI_ERROR_INVALID_ARGUMENT, ctx);
     CHECK(none == NULL, "no buffer on failure");
+    CHECK_STATUS(ei_buffer_create(ctx, 1ull << 50, &none), EI_ERROR_OUT_OF_DEVICE_MEMORY, ctx);
+    CHECK(none == NULL && strstr(ei_context_error(ctx), "largest allocation"), "%s", ei_context_error(ctx));
     ei_buffer_destroy(b);
 }
 

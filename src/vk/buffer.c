@@ -16,6 +16,11 @@ static int find_memory_type(const ei_context *ctx, uint32_t bits, VkMemoryProper
 }
 
 static ei_status buffer_alloc(ei_context *ctx, uint64_t bytes, VkMemoryPropertyFlags want, ei_buffer **out) {
+    /* Sizes no allocation can have are refused before Vulkan is asked. */
+    if (bytes > ctx->max_allocation)
+        return ei_fail(ctx, EI_ERROR_OUT_OF_DEVICE_MEMORY,
+                       "a buffer of %llu bytes exceeds the device's largest allocation (%llu bytes)",
+                       (unsigned long long)bytes, (unsigned long long)ctx->max_allocation);
     ei_buffer *b = calloc(1, sizeof *b);
     if (!b) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     b->ctx = ctx;
@@ -37,6 +42,9 @@ static ei_status buffer_alloc(ei_context *ctx, uint64_t bytes, VkMemoryPropertyF
             st = ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT, "no memory type with properties 0x%x for a buffer",
                          (unsigned)want);
     }
+    if (st == EI_OK && req.size > ctx->memory.memoryHeaps[ctx->memory.memoryTypes[type].heapIndex].size)
+        st = ei_fail(ctx, EI_ERROR_OUT_OF_DEVICE_MEMORY, "a buffer of %llu bytes exceeds its memory heap",
+                     (unsigned long long)bytes);
     if (st == EI_OK) {
         VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                       .allocationSize = req.size,

@@ -42,6 +42,7 @@ struct ei_context {
     ei_device_facts facts;
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t timestamp_valid_bits;
+    uint64_t max_allocation; /* maxMemoryAllocationSize */
     uint64_t max_binding; /* bytes one binding may span: the device's limit or a smaller cap */
 
     VkCommandPool command_pool;
