@@ -50,7 +50,8 @@ const char *ei_status_name(ei_status status);
 typedef enum ei_dtype {
     EI_F32 = 0,
     EI_F16 = 1,
-    EI_BF16 = 2 /* stored as 16-bit words; needs no device bf16 feature */
+    EI_BF16 = 2, /* stored as 16-bit words; needs no device bf16 feature */
+    EI_U32 = 3   /* lengths and indices */
 } ei_dtype;
 
 /* Bytes per element of a dtype (4 or 2). */
@@ -236,6 +237,51 @@ typedef struct ei_pool_desc {
 
 ei_status ei_pool_minmax(ei_cmd *cmd, const ei_pool_desc *desc, ei_tensor x, ei_tensor out_max,
                          ei_tensor out_min);
+
+/* ---- Operations: dense flash attention -------------------------------- */
+
+/* Shapes and options of one attention call. Q is [q_len][heads][dim], K and
+ * V are [kv_len][kv_heads][dim] (the same dtype as Q), the output is
+ * [q_len][heads][dim] in any float dtype. Query head h reads KV head
+ * h / (heads / kv_heads) (GQA).
+ *
+ * Queries are end-aligned to the keys: query row i sits at key index
+ * len - q_len + i, where len is the keys of its head (kv_len, or the
+ * per-head length in decode). So a chunk of queries attends to a longer
+ * cache (kv_len = keys before the chunk + q_len), and one decode query to
+ * its whole cache. With `causal`, row i sees keys up to its own index; with
+ * a `window` of w, only the last w of those (index - key < w). Scores are
+ * (q . k) * scale, then softcap * tanh(score / softcap) when softcap > 0.
+ * A row that sees no key gets zeros. */
+typedef struct ei_attention_desc {
+    uint32_t q_len;
+    uint32_t kv_len;
+    uint32_t heads;
+    uint32_t kv_heads; /* divides heads */
+    uint32_t dim;      /* 64, 80, 96, 128 or 256 */
+    float scale;       /* 0: 1 / sqrt(dim) */
+    int causal;
+    uint32_t window;   /* 0: no sliding window */
+    float softcap;     /* 0: no soft-capping */
+} ei_attention_desc;
+
+/* Prefill attention: every query row against its visible keys. */
+ei_status ei_attention_prefill(ei_cmd *cmd, const ei_attention_desc *desc, ei_tensor q, ei_tensor k, ei_tensor v,
+                               ei_tensor out);
+
+/* Bytes of f32 scratch that ei_attention_decode needs for desc on this
+ * context (0 when it will not split the keys). */
+uint64_t ei_attention_decode_scratch(const ei_context *ctx, const ei_attention_desc *desc);
+
+/* Decode attention: a few query rows (usually 1) against long caches. The
+ * keys are split into chunks across workgroups, then merged in a second
+ * pass, so one query keeps the whole GPU busy. kv_lens, when not NULL, is an
+ * EI_U32 tensor of kv_heads lengths (each at most kv_len): head h's cache
+ * holds its first kv_lens[h] rows (caches compressed per head are ragged).
+ * scratch: an EI_F32 tensor of ei_attention_decode_scratch() bytes (its
+ * buffer may be NULL when that is 0). */
+ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *desc, ei_tensor q, ei_tensor k, ei_tensor v,
+                              const ei_tensor *kv_lens, ei_tensor out, ei_tensor scratch);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -22,7 +22,7 @@ layout(push_constant) uniform Push {
     uint min_skip;
 } pc;
 
-EI_DEFINE_LOAD2(load_x, x)
+EI_DEFINE_LOAD2(load_x, x, DTYPE)
 
 void main() {
     uint pairs = pc.heads * (pc.dim / 2u);

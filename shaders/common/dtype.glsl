@@ -1,6 +1,6 @@
 // Tensor element types, read from and written to buffers of 32-bit words so
 // that one SPIR-V module serves f32, f16 and bf16 and needs no 16-bit storage
-// feature. DTYPE is a specialization constant the including shader declares.
+// feature. The type is a specialization constant of the including shader.
 #ifndef EI_DTYPE_GLSL
 #define EI_DTYPE_GLSL
 
@@ -9,16 +9,39 @@
 #define EI_BF16 2u
 
 // Two 16-bit elements of one word, the lower-addressed one in .x.
-vec2 ei_unpack16(uint w) {
-    if (DTYPE == EI_F16) return unpackHalf2x16(w);
+vec2 ei_unpack16(uint w, uint type) {
+    if (type == EI_F16) return unpackHalf2x16(w);
     return vec2(uintBitsToFloat(w << 16), uintBitsToFloat(w & 0xffff0000u));
 }
 
-// Defines `vec2 NAME(uint e)`: elements e and e+1 (e even) of buffer BUF.
-#define EI_DEFINE_LOAD2(NAME, BUF)                                                       \
-    vec2 NAME(uint e) {                                                                   \
-        if (DTYPE == EI_F32) return vec2(uintBitsToFloat(BUF[e]), uintBitsToFloat(BUF[e + 1u])); \
-        return ei_unpack16(BUF[e >> 1]);                                                  \
+// Round to nearest even, as the host conversions do.
+uint ei_bf16(float x) {
+    uint u = floatBitsToUint(x);
+    return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+uint ei_pack16(vec2 v, uint type) {
+    if (type == EI_F16) return packHalf2x16(v);
+    return ei_bf16(v.x) | (ei_bf16(v.y) << 16);
+}
+
+// Defines `vec2 NAME(uint e)`: elements e and e+1 (e even) of buffer BUF,
+// whose element type is TYPE.
+#define EI_DEFINE_LOAD2(NAME, BUF, TYPE)                                                        \
+    vec2 NAME(uint e) {                                                                         \
+        if (TYPE == EI_F32) return vec2(uintBitsToFloat(BUF[e]), uintBitsToFloat(BUF[e + 1u])); \
+        return ei_unpack16(BUF[e >> 1], TYPE);                                                  \
+    }
+
+// Defines `void NAME(uint e, vec2 v)`: stores elements e and e+1 (e even).
+#define EI_DEFINE_STORE2(NAME, BUF, TYPE)          \
+    void NAME(uint e, vec2 v) {                    \
+        if (TYPE == EI_F32) {                      \
+            BUF[e] = floatBitsToUint(v.x);         \
+            BUF[e + 1u] = floatBitsToUint(v.y);    \
+        } else {                                   \
+            BUF[e >> 1] = ei_pack16(v, TYPE);      \
+        }                                          \
     }
 
 #endif

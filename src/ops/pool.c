@@ -15,6 +15,8 @@ ei_status ei_pool_minmax(ei_cmd *cmd, const ei_pool_desc *d, ei_tensor x, ei_ten
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
                        "ei_pool_minmax: rows %u, heads %u, group %u must be positive and dim %u positive and even",
                        d->rows, d->heads, d->group, d->dim);
+    if (!ei_is_float(x.dtype))
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_pool_minmax: x must be f32, f16 or bf16");
     if (out_max.dtype != EI_F32 || out_min.dtype != EI_F32)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_pool_minmax: outputs must be EI_F32");
     uint64_t row = (uint64_t)d->heads * d->dim;

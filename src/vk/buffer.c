@@ -179,7 +179,7 @@ uint64_t ei_tensor_max_elements(const ei_context *ctx, ei_dtype dtype) {
 ei_status ei_tensor_check(ei_context *ctx, ei_tensor t, uint64_t count, const char *what) {
     size_t es = ei_dtype_size(t.dtype);
     if (!t.buffer) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: no buffer", what);
-    if (t.dtype != EI_F32 && t.dtype != EI_F16 && t.dtype != EI_BF16)
+    if (t.dtype != EI_F32 && t.dtype != EI_F16 && t.dtype != EI_BF16 && t.dtype != EI_U32)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: unknown dtype %d", what, (int)t.dtype);
     if (t.offset % 4) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: offset is not a multiple of 4 bytes", what);
     if (count > UINT64_MAX / es || t.offset > t.buffer->size || count * es > t.buffer->size - t.offset)

@@ -129,6 +129,7 @@ void ei_device_query_facts(ei_context *ctx, uint32_t enabled_mask) {
     memcpy(f->max_workgroup_count, lim->maxComputeWorkGroupCount, sizeof f->max_workgroup_count);
     f->max_storage_buffer_range = lim->maxStorageBufferRange;
     ctx->max_allocation = p11.maxMemoryAllocationSize;
+    ctx->subgroup_ops = (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? p11.subgroupSupportedOperations : 0;
     f->min_storage_buffer_alignment = lim->minStorageBufferOffsetAlignment;
     if (lim->timestampComputeAndGraphics || ctx->timestamp_valid_bits > 0) f->timestamp_period_ns = lim->timestampPeriod;
 

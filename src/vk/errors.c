@@ -20,7 +20,7 @@ const char *ei_status_name(ei_status status) {
     return "EI_ERROR_UNKNOWN";
 }
 
-size_t ei_dtype_size(ei_dtype dtype) { return dtype == EI_F32 ? 4 : 2; }
+size_t ei_dtype_size(ei_dtype dtype) { return dtype == EI_F16 || dtype == EI_BF16 ? 2 : 4; }
 
 const char *ei_context_error(const ei_context *ctx) { return ctx ? ctx->error : ""; }
 

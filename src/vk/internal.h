@@ -43,6 +43,7 @@ struct ei_context {
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t timestamp_valid_bits;
     uint64_t max_allocation; /* maxMemoryAllocationSize */
+    VkSubgroupFeatureFlags subgroup_ops; /* in compute shaders */
     uint64_t max_binding; /* bytes one binding may span: the device's limit or a smaller cap */
 
     VkCommandPool command_pool;
@@ -139,6 +140,8 @@ ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *b
  * buffer. */
 ei_status ei_tensor_binding(ei_context *ctx, ei_tensor t, uint64_t first, uint64_t count,
                             ei_binding *out, uint32_t *skip);
+static inline int ei_is_float(ei_dtype t) { return t == EI_F32 || t == EI_F16 || t == EI_BF16; }
+
 /* Checks that `count` elements of t lie inside its buffer, with a valid
  * dtype and a 4-byte aligned offset; `what` names the tensor in the error. */
 ei_status ei_tensor_check(ei_context *ctx, ei_tensor t, uint64_t count, const char *what);

@@ -129,6 +129,24 @@ void tu_random_tensor(ei_dtype dtype, uint64_t n, float scale, void *stored, flo
     }
 }
 
+void tu_to_float(ei_dtype dtype, const void *stored, uint64_t n, float *out) {
+    for (uint64_t i = 0; i < n; i++) {
+        if (dtype == EI_F32) out[i] = ((const float *)stored)[i];
+        else if (dtype == EI_F16) out[i] = tu_f16_to_f32(((const uint16_t *)stored)[i]);
+        else out[i] = tu_bf16_to_f32(((const uint16_t *)stored)[i]);
+    }
+}
+
+double tu_rel_error(const float *got, const float *want, uint64_t n) {
+    double err = 0, ref = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]);
+        if (!(e <= err)) err = isnan(e) ? INFINITY : e;
+        if (fabs(want[i]) > ref) ref = fabs(want[i]);
+    }
+    return ref > 0 ? err / ref : err;
+}
+
 ei_buffer *tu_buffer(ei_context *ctx, uint64_t bytes) {
     ei_buffer *b = NULL;
     uint64_t padded = (bytes + 3) / 4 * 4;

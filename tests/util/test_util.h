@@ -58,6 +58,12 @@ float tu_bf16_to_f32(uint16_t b);
  * elements) and as the exact stored value in `values`. */
 void tu_random_tensor(ei_dtype dtype, uint64_t n, float scale, void *stored, float *values);
 
+/* Converts n stored elements of dtype to float. */
+void tu_to_float(ei_dtype dtype, const void *stored, uint64_t n, float *out);
+
+/* max|got - want| / max|want|; NaN in got gives +inf. */
+double tu_rel_error(const float *got, const float *want, uint64_t n);
+
 /* A buffer holding `bytes`, poisoned; exits the test on failure. */
 ei_buffer *tu_buffer(ei_context *ctx, uint64_t bytes);
 

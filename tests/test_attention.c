@@ -1,0 +1,150 @@
+/* Dense flash attention against the CPU reference: every head dim, GQA
+ * ratios 1..16, ragged lengths (multiples of no tile), query chunks against
+ * longer caches, non-causal, sliding windows, soft-capping, every dtype;
+ * decode with split keys and ragged per-head caches; and the bad inputs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref.h"
+#include "util/test_util.h"
+
+static double tolerance(ei_dtype t) { return t == EI_F32 ? 1e-5 : t == EI_F16 ? 2e-3 : 1e-2; }
+
+static void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* Runs one case; lens (per KV head) selects decode. */
+static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int decode, const uint32_t *lens,
+                     const char *what) {
+    uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
+    size_t es = ei_dtype_size(dtype);
+    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es), *so = xmalloc(q_n * es);
+    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4);
+    float *ref = xmalloc(q_n * 4), *got = xmalloc(q_n * 4);
+    tu_random_tensor(dtype, q_n, 1.0f, sq, fq);
+    tu_random_tensor(dtype, kv_n, 1.0f, sk, fk);
+    tu_random_tensor(dtype, kv_n, 1.0f, sv, fv);
+    ref_attention(&d, fq, fk, fv, lens, ref);
+
+    /* Everything in one buffer at uneven offsets. */
+    uint64_t scratch = decode ? ei_attention_decode_scratch(ctx, &d) : 0;
+    uint64_t oq = 4, ok = oq + q_n * es + 12, ov = ok + kv_n * es + 4, oo = ov + kv_n * es + 8;
+    uint64_t ol = (oo + q_n * es + 255) / 256 * 256, os = ol + 4 * d.kv_heads + 4;
+    ei_buffer *b = tu_buffer(ctx, os + scratch + 4);
+    CHECK_STATUS(ei_buffer_upload(b, oq, sq, q_n * es), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(b, ok, sk, kv_n * es), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(b, ov, sv, kv_n * es), EI_OK, ctx);
+    if (lens) CHECK_STATUS(ei_buffer_upload(b, ol, lens, 4 * d.kv_heads), EI_OK, ctx);
+    ei_tensor tl = {b, ol, EI_U32};
+    ei_cmd *cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    if (decode)
+        CHECK_STATUS(ei_attention_decode(cmd, &d, (ei_tensor){b, oq, dtype}, (ei_tensor){b, ok, dtype},
+                                         (ei_tensor){b, ov, dtype}, lens ? &tl : NULL, (ei_tensor){b, oo, dtype},
+                                         (ei_tensor){b, os, EI_F32}),
+                     EI_OK, ctx);
+    else
+        CHECK_STATUS(ei_attention_prefill(cmd, &d, (ei_tensor){b, oq, dtype}, (ei_tensor){b, ok, dtype},
+                                          (ei_tensor){b, ov, dtype}, (ei_tensor){b, oo, dtype}),
+                     EI_OK, ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    CHECK_STATUS(ei_buffer_download(b, oo, so, q_n * es), EI_OK, ctx);
+    tu_to_float(dtype, so, q_n, got);
+    double err = tu_rel_error(got, ref, q_n);
+    CHECK(err <= tolerance(dtype), "%s: relative error %.3g over %.1g", what, err, tolerance(dtype));
+    printf("%-6s %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u%s%s%s%s split %-3s: rel err %.2e\n",
+           decode ? "decode" : "attn", tu_dtype_name(dtype), d.q_len, d.kv_len, d.heads, d.kv_heads, d.dim,
+           d.causal ? " causal" : "", d.window ? " window" : "", d.softcap > 0 ? " softcap" : "",
+           lens ? " ragged" : "", scratch ? "yes" : "no", err);
+    ei_buffer_destroy(b);
+    free(sq), free(sk), free(sv), free(so), free(fq), free(fk), free(fv), free(ref), free(got);
+}
+
+static ei_attention_desc desc(uint32_t lq, uint32_t lk, uint32_t h, uint32_t hkv, uint32_t dim) {
+    ei_attention_desc d = {lq, lk, h, hkv, dim, 0, 1, 0, 0};
+    return d;
+}
+
+static void check_bad_input(ei_context *ctx) {
+    ei_buffer *b = tu_buffer(ctx, 1 << 20);
+    ei_tensor t = {b, 0, EI_F16};
+    ei_cmd *cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    ei_attention_desc d = desc(8, 8, 4, 2, 72);
+    CHECK_STATUS(ei_attention_prefill(cmd, &d, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "head dim 72") != NULL, "%s", ei_context_error(ctx));
+    d = desc(8, 8, 6, 4, 64);
+    CHECK_STATUS(ei_attention_prefill(cmd, &d, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "not a multiple") != NULL, "%s", ei_context_error(ctx));
+    d = desc(4096, 4096, 4, 2, 64); /* q alone is 2 MiB: more than the buffer */
+    CHECK_STATUS(ei_attention_prefill(cmd, &d, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), ": q:") != NULL, "%s", ei_context_error(ctx));
+    d = desc(8, 8, 4, 2, 64);
+    CHECK_STATUS(ei_attention_prefill(cmd, &d, t, (ei_tensor){b, 0, EI_F32}, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    d.scale = -1;
+    CHECK_STATUS(ei_attention_prefill(cmd, &d, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    d = desc(1, 2048, 4, 2, 64);
+    ei_tensor lens = {b, 0, EI_F32};
+    CHECK_STATUS(ei_attention_decode(cmd, &d, t, t, t, &lens, t, (ei_tensor){b, 0, EI_F32}),
+                 EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(ei_attention_decode_scratch(ctx, &d) > 0, "a 2048-key decode should split its keys");
+    CHECK_STATUS(ei_attention_decode(cmd, &d, t, t, t, NULL, t, (ei_tensor){NULL, 0, EI_F32}),
+                 EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "scratch") != NULL, "%s", ei_context_error(ctx));
+    CHECK_STATUS(ei_attention_prefill(cmd, NULL, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx); /* nothing was recorded */
+    ei_cmd_destroy(cmd);
+    ei_buffer_destroy(b);
+}
+
+int main(void) {
+    tu_seed();
+    ei_context *ctx = tu_context();
+    const ei_dtype dtypes[] = {EI_F32, EI_F16, EI_BF16};
+    const uint32_t dims[] = {64, 80, 96, 128, 256};
+    /* Every head dim and dtype, ragged lengths, GQA 4. */
+    for (int i = 0; i < 5; i++)
+        for (int t = 0; t < 3; t++) run_case(ctx, desc(77, 77, 8, 2, dims[i]), dtypes[t], 0, NULL, "dims");
+    /* GQA ratios 1, 2, 8, 16; chunks of queries against longer caches. */
+    run_case(ctx, desc(130, 130, 4, 4, 64), EI_F16, 0, NULL, "gqa 1");
+    run_case(ctx, desc(45, 301, 4, 2, 128), EI_F32, 0, NULL, "gqa 2 chunk");
+    run_case(ctx, desc(33, 97, 16, 2, 64), EI_F16, 0, NULL, "gqa 8 chunk");
+    run_case(ctx, desc(19, 211, 16, 1, 128), EI_BF16, 0, NULL, "gqa 16 chunk");
+    /* Non-causal, windows, soft-capping, a model scale. */
+    ei_attention_desc d = desc(70, 150, 8, 2, 128);
+    d.causal = 0;
+    run_case(ctx, d, EI_F32, 0, NULL, "non-causal");
+    d = desc(200, 200, 8, 4, 256);
+    d.window = 37;
+    run_case(ctx, d, EI_F16, 0, NULL, "window");
+    d = desc(60, 260, 4, 2, 96);
+    d.window = 100;
+    d.softcap = 5.0f;
+    d.scale = 0.3f;
+    run_case(ctx, d, EI_F32, 0, NULL, "window+softcap chunk");
+    /* A random shape each run. */
+    d = desc(1 + tu_below(150), 0, 0, 1 + tu_below(4), dims[tu_below(5)]);
+    d.heads = d.kv_heads * (1u << tu_below(4));
+    d.kv_len = d.q_len + tu_below(200);
+    run_case(ctx, d, dtypes[tu_below(3)], 0, NULL, "random");
+
+    /* Decode: 1 and 4 query rows, split keys, uniform and ragged caches. */
+    run_case(ctx, desc(1, 3001, 8, 2, 128), EI_F16, 1, NULL, "decode");
+    run_case(ctx, desc(1, 1000, 32, 8, 64), EI_F32, 1, NULL, "decode gqa 4");
+    run_case(ctx, desc(4, 2049, 16, 2, 256), EI_F32, 1, NULL, "decode 4 rows");
+    const uint32_t ragged[4] = {1500, 2077, 33, 2100};
+    run_case(ctx, desc(1, 2100, 8, 4, 128), EI_F16, 1, ragged, "decode ragged");
+    const uint32_t ragged2[2] = {5, 640};
+    d = desc(2, 640, 16, 2, 80);
+    d.window = 300;
+    run_case(ctx, d, EI_BF16, 1, ragged2, "decode ragged window");
+    check_bad_input(ctx);
+    return tu_finish(ctx);
+}
