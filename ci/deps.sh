@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build gcc pkg-config
   libvulkan-dev libvulkan-volk-dev glslc glslang-tools spirv-tools
-  mesa-vulkan-drivers vulkan-validationlayers
+  mesa-vulkan-drivers vulkan-validationlayers libcjson-dev
 )
 missing=()
 for p in "${packages[@]}"; do

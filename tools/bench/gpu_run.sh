@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What one call on the lent GPU machine runs: the test binaries (with the
+# validation layer carried in .gl), then ei-bench and torch_ref.py sweeps on
+# the same GPU. Build here first (ci/build.sh); carry .gl and build.
+# Logs and JSON go to $OUT (or ./gpu-out).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-gpu-out}
+mkdir -p "$out"
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+export LD_LIBRARY_PATH=$PWD/build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
+for t in context pool attention; do
+  build/tests/test_$t > "$out/test_$t.log" 2>&1
+  echo "test_$t: exit $? ($(tail -n 1 "$out/test_$t.log"))"
+done
+build/examples/adopt_device > "$out/adopt_device.log" 2>&1; echo "adopt_device: exit $?"
+shape="--heads 32 --kv-heads 8 --dim 128 --dtype f16"
+for op in attn decode; do
+  build/tools/ei-bench --op $op $shape --sweep --reps 5 --json | tee -a "$out/bench.jsonl"
+  python3 tools/bench/torch_ref.py --op $op $shape --sweep --reps 5 | tee -a "$out/bench.jsonl"
+done

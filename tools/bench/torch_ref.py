@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Times PyTorch's scaled_dot_product_attention on the shapes ei-bench uses,
+so both are measured on one GPU in one session and the ratio is honest.
+
+    python3 tools/bench/torch_ref.py --op attn|decode [--len N | --sweep]
+        [--heads H] [--kv-heads Hkv] [--dim D] [--dtype f16|bf16|f32] [--reps R]
+
+Prints one JSON object per case, with the fields ei-bench --json prints
+(impl is "torch_sdpa"). attn: causal prefill, TFLOP/s counted as
+4*H*D*N^2/2. decode: one query over N keys, GB/s of K and V read. The time
+is the median of R runs, each between two CUDA events, after a warm-up."""
+import argparse
+import json
+import statistics
+
+import torch
+import torch.nn.functional as F
+
+DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
+
+
+def time_case(op, n, heads, kv_heads, dim, dtype, reps):
+    lq = 1 if op == "decode" else n
+    dev = "cuda"
+    # SDPA's layout is [batch][head][token][dim].
+    q = torch.randn(1, heads, lq, dim, device=dev, dtype=dtype)
+    k = torch.randn(1, kv_heads, n, dim, device=dev, dtype=dtype)
+    v = torch.randn(1, kv_heads, n, dim, device=dev, dtype=dtype)
+
+    def run():
+        return F.scaled_dot_product_attention(q, k, v, is_causal=(op == "attn"), enable_gqa=heads != kv_heads)
+
+    run()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        run()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--op", choices=["attn", "decode"], default="attn")
+    p.add_argument("--len", type=int, default=4096)
+    p.add_argument("--sweep", action="store_true", help="N = 1K, 2K, ... 128K")
+    p.add_argument("--heads", type=int, default=32)
+    p.add_argument("--kv-heads", type=int, default=8)
+    p.add_argument("--dim", type=int, default=128)
+    p.add_argument("--dtype", choices=DTYPES, default="f16")
+    p.add_argument("--reps", type=int, default=9)
+    a = p.parse_args()
+    lengths = [1024 << i for i in range(8)] if a.sweep else [a.len]
+    device = torch.cuda.get_device_name()
+    for n in lengths:
+        try:
+            ms = time_case(a.op, n, a.heads, a.kv_heads, a.dim, DTYPES[a.dtype], a.reps)
+        except torch.cuda.OutOfMemoryError:
+            print(json.dumps({"impl": "torch_sdpa", "op": a.op, "len": n, "error": "out of memory"}))
+            break
+        row = {"impl": "torch_sdpa", "op": a.op, "len": n, "heads": a.heads, "kv_heads": a.kv_heads,
+               "dim": a.dim, "dtype": a.dtype, "reps": a.reps, "ms": ms, "device": device,
+               "torch": torch.__version__}
+        if a.op == "attn":
+            row["tflops"] = 4.0 * a.heads * a.dim * n * n / 2.0 / ms * 1e-9
+        else:
+            row["gbps"] = 2.0 * n * a.kv_heads * a.dim * torch.finfo(DTYPES[a.dtype]).bits / 8 / ms * 1e-6
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
