@@ -270,7 +270,7 @@ ei_status ei_attention_prefill(ei_cmd *cmd, const ei_attention_desc *desc, ei_te
                                ei_tensor out);
 
 /* Bytes of f32 scratch that ei_attention_decode needs for desc on this
- * context (0 when it will not split the keys). */
+ * context (0 for an invalid desc). */
 uint64_t ei_attention_decode_scratch(const ei_context *ctx, const ei_attention_desc *desc);
 
 /* Decode attention: a few query rows (usually 1) against long caches. The
@@ -278,8 +278,8 @@ uint64_t ei_attention_decode_scratch(const ei_context *ctx, const ei_attention_d
  * pass, so one query keeps the whole GPU busy. kv_lens, when not NULL, is an
  * EI_U32 tensor of kv_heads lengths (each at most kv_len): head h's cache
  * holds its first kv_lens[h] rows (caches compressed per head are ragged).
- * scratch: an EI_F32 tensor of ei_attention_decode_scratch() bytes (its
- * buffer may be NULL when that is 0). */
+ * scratch: an EI_F32 tensor of ei_attention_decode_scratch() bytes for the
+ * per-split partial results. */
 ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *desc, ei_tensor q, ei_tensor k, ei_tensor v,
                               const ei_tensor *kv_lens, ei_tensor out, ei_tensor scratch);
 

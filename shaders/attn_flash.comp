@@ -9,13 +9,11 @@
 // are summed across those T lanes with subgroup shuffles (T divides the
 // subgroup size, so a row never straddles subgroups).
 //
-// Queries are end-aligned to each head's cache: row `token` sits at key index
-// len - Lq + token, so a chunk of queries attends to a longer cache, and a
-// decode step to its whole cache. With SPLITS > 1 (decode), workgroup z
-// covers one chunk of keys and writes (m, l, unnormalised o) for
-// attn_combine to merge.
+// Queries are end-aligned to the keys: row `token` sits at key index
+// Lk - Lq + token, so a chunk of queries attends to a longer cache.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint DTYPE = 0;  // Q, K, V
@@ -31,23 +29,18 @@ layout(set = 0, binding = 0) readonly buffer Q { uint q_buf[]; };
 layout(set = 0, binding = 1) readonly buffer K { uint k_buf[]; };
 layout(set = 0, binding = 2) readonly buffer V { uint v_buf[]; };
 layout(set = 0, binding = 3) writeonly buffer O { uint o_buf[]; };
-layout(set = 0, binding = 4) readonly buffer Lens { uint lens[]; };
-layout(set = 0, binding = 5) writeonly buffer Part { float part[]; };
 
 layout(push_constant) uniform Push {
     uint q_len;      // Lq
-    uint kv_len;     // keys per head when the lens buffer is not used
+    uint kv_len;     // Lk
     uint heads;      // H
     uint kv_heads;   // Hkv
     uint row_base;   // first (token, head-in-group) row of this dispatch
-    uint use_lens;   // 1: per-KV-head lengths from `lens`
     uint causal;
     uint window;     // 0: none
     float scale;
     float softcap;   // 0: none
-    uint chunk;      // keys per split (decode)
-    uint splits;     // 1: write normalised output
-    uint q_skip, k_skip, v_skip, o_skip, part_skip;
+    uint q_skip, k_skip, v_skip, o_skip;
 } pc;
 
 EI_DEFINE_LOAD2(load_q, q_buf, DTYPE)
@@ -64,7 +57,7 @@ shared vec2 k_sh[BC * DP];
 shared vec2 v_sh[BC * DP];
 
 float lane_sum(float x) {
-    for (uint m = T / 2u; m > 0u; m >>= 1) x += subgroupShuffleXor(x, m);
+    [[unroll]] for (uint m = T / 2u; m > 0u; m >>= 1) x += subgroupShuffleXor(x, m);
     return x;
 }
 
@@ -72,7 +65,6 @@ void main() {
     const uint lid = gl_LocalInvocationID.x;
     const uint r = lid / T, t = lid % T;
     const uint hk = gl_WorkGroupID.y;
-    const uint split = gl_WorkGroupID.z;
     const uint G = pc.heads / pc.kv_heads;
     const uint rows = pc.q_len * G;
     const uint row0 = pc.row_base + gl_WorkGroupID.x * R;
@@ -81,13 +73,12 @@ void main() {
     const uint token = min(row, rows - 1u) / G;
     const uint head = hk * G + min(row, rows - 1u) % G;
 
-    int len = int(pc.kv_len);
-    if (pc.use_lens != 0u) len = int(min(lens[hk], pc.kv_len)); // a longer length must not read past K
+    const int len = int(pc.kv_len);
     const int qpos = len - int(pc.q_len) + int(token);
-    // Keys this workgroup may need: its split's chunk, clipped by the
-    // causal limit of its last row and the window of its first.
-    int kb = int(split * pc.chunk);
-    int ke = min(len, int((split + 1u) * pc.chunk));
+    // Keys this workgroup needs: up to the causal limit of its last row,
+    // from the window start of its first.
+    int kb = 0;
+    int ke = len;
     const uint last_row = min(row0 + R, rows) - 1u;
     const int qpos_last = len - int(pc.q_len) + int(last_row / G);
     const int qpos_first = len - int(pc.q_len) + int(row0 / G);
@@ -97,7 +88,7 @@ void main() {
     vec2 q[PT];
     vec2 o[PT];
     const uint row_at = (token * pc.heads + head) * D;
-    for (uint i = 0u; i < PT; i++) {
+    [[unroll]] for (uint i = 0u; i < PT; i++) {
         q[i] = valid ? load_q(pc.q_skip + row_at + 2u * (t + T * i)) * pc.scale : vec2(0.0);
         o[i] = vec2(0.0);
     }
@@ -122,9 +113,9 @@ void main() {
         barrier();
 
         float tile_max = NEG_INF;
-        for (uint j = 0u; j < BC; j++) {
+        [[unroll]] for (uint j = 0u; j < BC; j++) {
             float dot_part = 0.0;
-            for (uint i = 0u; i < PT; i++) {
+            [[unroll]] for (uint i = 0u; i < PT; i++) {
                 vec2 kk = k_sh[j * DP + t + T * i];
                 dot_part += q[i].x * kk.x + q[i].y * kk.y;
             }
@@ -140,31 +131,17 @@ void main() {
         if (m_new != NEG_INF) { // else nothing is visible yet for this row
             float corr = exp(m - m_new);
             l *= corr;
-            for (uint i = 0u; i < PT; i++) o[i] *= corr;
-            for (uint j = 0u; j < BC; j++) {
+            [[unroll]] for (uint i = 0u; i < PT; i++) o[i] *= corr;
+            [[unroll]] for (uint j = 0u; j < BC; j++) {
                 float p = exp(s[j] - m_new);
                 l += p;
-                for (uint i = 0u; i < PT; i++) o[i] += p * v_sh[j * DP + t + T * i];
+                [[unroll]] for (uint i = 0u; i < PT; i++) o[i] += p * v_sh[j * DP + t + T * i];
             }
             m = m_new;
         }
     }
 
     if (!valid) return;
-    if (pc.splits == 1u) {
-        float inv = l > 0.0 ? 1.0 / l : 0.0;
-        for (uint i = 0u; i < PT; i++) store_o(pc.o_skip + row_at + 2u * (t + T * i), o[i] * inv);
-    } else {
-        // part: [split][token][head][D + 2] = (o..., m, l)
-        uint at = pc.part_skip + ((split * pc.q_len + token) * pc.heads + head) * (D + 2u);
-        for (uint i = 0u; i < PT; i++) {
-            uint d = 2u * (t + T * i);
-            part[at + d] = o[i].x;
-            part[at + d + 1u] = o[i].y;
-        }
-        if (t == 0u) {
-            part[at + D] = m;
-            part[at + D + 1u] = l;
-        }
-    }
+    float inv = l > 0.0 ? 1.0 / l : 0.0;
+    [[unroll]] for (uint i = 0u; i < PT; i++) store_o(pc.o_skip + row_at + 2u * (t + T * i), o[i] * inv);
 }

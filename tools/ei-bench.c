@@ -6,7 +6,7 @@
  * attn: causal prefill of N queries over N keys; reports TFLOP/s counted as
  * 4*H*D*N^2/2 (the causal half). decode: one query over an N-key cache;
  * reports GB/s of K and V read. --sweep runs N = 1K, 2K, ... 128K as memory
- * allows. Times are the median of R runs, each bracketed by timestamps. */
+ * allows (--max-len caps it). Times are the median of R runs, each bracketed by timestamps. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
 
 typedef struct args {
     const char *op;
-    unsigned len, heads, kv_heads, dim, reps;
+    unsigned len, heads, kv_heads, dim, reps, max_len;
     ei_dtype dtype;
     int json, sweep;
 } args;
@@ -139,18 +139,19 @@ static void report(const ei_context *ctx, const args *a, unsigned len, double ms
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: ei-bench --op attn|decode [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
-            "                [--dtype f16|f32|bf16] [--reps R] [--json] [--sweep]\n");
+            "                [--dtype f16|f32|bf16] [--reps R] [--json] [--sweep [--max-len N]]\n");
     return code;
 }
 
 int main(int argc, char **argv) {
-    args a = {"attn", 4096, 32, 8, 128, 9, EI_F16, 0, 0};
+    args a = {"attn", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0};
     static const struct option opts[] = {
         {"op", required_argument, 0, 'o'},     {"len", required_argument, 0, 'l'},
         {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
         {"dim", required_argument, 0, 'd'},    {"dtype", required_argument, 0, 't'},
         {"reps", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
-        {"sweep", no_argument, 0, 's'},        {"help", no_argument, 0, 'h'},
+        {"sweep", no_argument, 0, 's'},        {"max-len", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -163,6 +164,7 @@ int main(int argc, char **argv) {
         case 'r': a.reps = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'j': a.json = 1; break;
         case 's': a.sweep = 1; break;
+        case 'm': a.max_len = (unsigned)strtoul(optarg, NULL, 10); break;
         case 't':
             if (strcmp(optarg, "f16") == 0) a.dtype = EI_F16;
             else if (strcmp(optarg, "f32") == 0) a.dtype = EI_F32;
@@ -190,7 +192,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    for (unsigned len = a.sweep ? 1024 : a.len; len <= (a.sweep ? 131072u : a.len); len *= 2) {
+    for (unsigned len = a.sweep ? 1024 : a.len; len <= (a.sweep ? a.max_len : a.len); len *= 2) {
         double ms = 0;
         uint64_t scratch = 0;
         st = run_case(ctx, &a, len, &ms, &scratch);

@@ -1,4 +1,5 @@
-/* Dense flash attention: prefill, and split-K decode with its merge pass. */
+/* Dense flash attention: prefill (attn_flash), and split-K decode
+ * (attn_decode, then attn_combine). */
 #include <math.h>
 #include <stdio.h>
 
@@ -7,16 +8,24 @@
 #define ATTN_WORKGROUP 128
 #define ATTN_MAX_TILE 32
 /* Enough workgroups to fill a large GPU (an H100 has 132 multiprocessors):
- * decode splits the keys until about this many are in flight. */
+ * decode splits the keys until about this many are in flight, keeping at
+ * least DECODE_MIN_CHUNK keys per split so the merge stays cheap. */
 #define DECODE_TARGET_WORKGROUPS 1024
-#define DECODE_MAX_SPLITS 1024
+#define DECODE_MIN_CHUNK 256
+#define DECODE_MAX_ROWS 8
 
 typedef struct flash_push {
+    uint32_t q_len, kv_len, heads, kv_heads, row_base, causal, window;
+    float scale, softcap;
+    uint32_t q_skip, k_skip, v_skip, o_skip;
+} flash_push;
+
+typedef struct decode_push {
     uint32_t q_len, kv_len, heads, kv_heads, row_base, use_lens, causal, window;
     float scale, softcap;
     uint32_t chunk, splits;
-    uint32_t q_skip, k_skip, v_skip, o_skip, part_skip;
-} flash_push;
+    uint32_t q_skip, k_skip, v_skip, part_skip;
+} decode_push;
 
 typedef struct combine_push {
     uint32_t rows, splits, part_skip, o_skip;
@@ -24,18 +33,22 @@ typedef struct combine_push {
 
 /* How one call is laid out on this device. */
 typedef struct plan {
-    uint32_t lanes;    /* T: threads per query row */
-    uint32_t tile;     /* BC: keys per shared-memory tile */
-    uint32_t rows;     /* R: query rows per workgroup */
-    uint32_t row_tiles;
+    uint32_t lanes;     /* T: threads per query row (prefill) or per key (decode) */
+    uint32_t tile;      /* prefill: keys per shared-memory tile */
+    uint32_t rows;      /* query rows per workgroup */
+    uint32_t row_tiles; /* workgroups along the rows of one KV head */
     uint32_t splits, chunk;
 } plan;
 
 static int dim_supported(uint32_t d) { return d == 64 || d == 80 || d == 96 || d == 128 || d == 256; }
 
-static plan make_plan(const ei_context *ctx, const ei_attention_desc *d, int decode) {
-    plan p;
-    p.lanes = ctx->facts.subgroup_size < 8 ? ctx->facts.subgroup_size : 8;
+static uint32_t lanes(const ei_context *ctx, uint32_t want) {
+    return ctx->facts.subgroup_size < want ? ctx->facts.subgroup_size : want;
+}
+
+static plan make_prefill_plan(const ei_context *ctx, const ei_attention_desc *d) {
+    plan p = {0};
+    p.lanes = lanes(ctx, 8);
     /* K and V tiles of f32 pairs must fit the shared memory. */
     uint32_t fit = ctx->facts.max_shared_memory / (2u * d->dim * 4u);
     p.tile = ATTN_MAX_TILE;
@@ -44,19 +57,28 @@ static plan make_plan(const ei_context *ctx, const ei_attention_desc *d, int dec
     uint64_t all_rows = (uint64_t)d->q_len * (d->heads / d->kv_heads);
     p.row_tiles = (uint32_t)((all_rows + p.rows - 1) / p.rows);
     p.splits = 1;
-    p.chunk = d->kv_len ? d->kv_len : 1;
-    if (decode) {
-        uint64_t per_split = (uint64_t)p.row_tiles * d->kv_heads;
-        uint64_t want = (DECODE_TARGET_WORKGROUPS + per_split - 1) / per_split;
-        uint64_t tiles = (d->kv_len + p.tile - 1) / p.tile;
-        if (want > tiles) want = tiles;
-        if (want > DECODE_MAX_SPLITS) want = DECODE_MAX_SPLITS;
-        if (want > 1) {
-            uint64_t chunk_tiles = (tiles + want - 1) / want;
-            p.chunk = (uint32_t)(chunk_tiles * p.tile);
-            p.splits = (uint32_t)((d->kv_len + p.chunk - 1) / p.chunk);
-        }
-    }
+    return p;
+}
+
+static plan make_decode_plan(const ei_context *ctx, const ei_attention_desc *d) {
+    plan p = {0};
+    /* 16 lanes read a 128-dim f16 key row as 8 whole 32-byte sectors. */
+    p.lanes = lanes(ctx, 16);
+    /* Each lane keeps q and o of every row in registers: at most 64 floats. */
+    uint32_t per_lane = d->dim / 2 / p.lanes;
+    uint32_t cap = 16 / per_lane;
+    if (cap > DECODE_MAX_ROWS) cap = DECODE_MAX_ROWS;
+    if (cap < 1) cap = 1;
+    uint64_t all_rows = (uint64_t)d->q_len * (d->heads / d->kv_heads);
+    p.rows = all_rows < cap ? (uint32_t)all_rows : cap;
+    p.row_tiles = (uint32_t)((all_rows + p.rows - 1) / p.rows);
+    uint64_t per_split = (uint64_t)p.row_tiles * d->kv_heads;
+    uint64_t want = (DECODE_TARGET_WORKGROUPS + per_split - 1) / per_split;
+    uint64_t most = (d->kv_len + DECODE_MIN_CHUNK - 1) / DECODE_MIN_CHUNK;
+    if (want > most) want = most;
+    if (want < 1) want = 1;
+    p.chunk = (uint32_t)((d->kv_len + want - 1) / want);
+    p.splits = (uint32_t)((d->kv_len + p.chunk - 1) / p.chunk);
     return p;
 }
 
@@ -78,104 +100,41 @@ static ei_status check_desc(ei_context *ctx, const ei_attention_desc *d, const c
     return EI_OK;
 }
 
-uint64_t ei_attention_decode_scratch(const ei_context *ctx, const ei_attention_desc *d) {
-    if (!ctx || !d || !dim_supported(d->dim) || !d->kv_heads || !d->heads || d->heads % d->kv_heads) return 0;
-    plan p = make_plan(ctx, d, 1);
-    if (p.splits == 1) return 0;
-    return (uint64_t)p.splits * d->q_len * d->heads * (d->dim + 2) * 4;
-}
-
-/* Records the flash pass (and the merge when the plan splits the keys). */
-static ei_status record(ei_cmd *cmd, const ei_attention_desc *d, const plan *p, ei_tensor q, ei_tensor k,
-                        ei_tensor v, const ei_tensor *lens, ei_tensor out, ei_tensor part, const char *fn) {
-    ei_context *ctx = cmd->ctx;
-    if (!ei_is_float(q.dtype) || k.dtype != q.dtype || v.dtype != q.dtype || !ei_is_float(out.dtype))
+/* Checks q, k, v and out against the shapes and binds them. */
+static ei_status bind_qkvo(ei_context *ctx, const ei_attention_desc *d, const ei_tensor t[4], ei_binding b[4],
+                          uint32_t skip[4], const char *fn) {
+    static const char *const names[4] = {"q", "k", "v", "out"};
+    if (!ei_is_float(t[0].dtype) || t[1].dtype != t[0].dtype || t[2].dtype != t[0].dtype || !ei_is_float(t[3].dtype))
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: q, k, v must share one float dtype; out must be float", fn);
     uint64_t q_n = (uint64_t)d->q_len * d->heads * d->dim, kv_n = (uint64_t)d->kv_len * d->kv_heads * d->dim;
-    uint64_t part_n = (uint64_t)p->splits * d->q_len * d->heads * (d->dim + 2);
-    ei_binding b[6];
-    flash_push push = {.q_len = d->q_len,
-                       .kv_len = d->kv_len,
-                       .heads = d->heads,
-                       .kv_heads = d->kv_heads,
-                       .use_lens = lens != NULL,
-                       .causal = d->causal != 0,
-                       .window = d->window,
-                       .scale = d->scale > 0 ? d->scale : 1.0f / sqrtf((float)d->dim),
-                       .softcap = d->softcap,
-                       .chunk = p->chunk,
-                       .splits = p->splits};
+    const uint64_t n[4] = {q_n, kv_n, kv_n, q_n};
     char what[96];
-#define CHECK_TENSOR(t, n, name)                                     \
-    snprintf(what, sizeof what, "%s: %s", fn, name);                 \
-    if ((st = ei_tensor_check(ctx, t, n, what)) != EI_OK) return st;
-    ei_status st;
-    CHECK_TENSOR(q, q_n, "q")
-    CHECK_TENSOR(k, kv_n, "k")
-    CHECK_TENSOR(v, kv_n, "v")
-    CHECK_TENSOR(out, q_n, "out")
-    if (lens) {
-        if (lens->dtype != EI_U32) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: kv_lens must be EI_U32", fn);
-        CHECK_TENSOR(*lens, d->kv_heads, "kv_lens")
+    for (int i = 0; i < 4; i++) {
+        snprintf(what, sizeof what, "%s: %s", fn, names[i]);
+        ei_status st = ei_tensor_check(ctx, t[i], n[i], what);
+        if (st != EI_OK) return st;
     }
-    if (p->splits > 1) {
-        if (part.dtype != EI_F32) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: scratch must be EI_F32", fn);
-        CHECK_TENSOR(part, part_n, "scratch")
+    for (int i = 0; i < 4; i++) {
+        ei_status st = ei_tensor_binding(ctx, t[i], 0, n[i], &b[i], &skip[i]);
+        if (st != EI_OK) return st;
     }
-#undef CHECK_TENSOR
-    st = ei_tensor_binding(ctx, q, 0, q_n, &b[0], &push.q_skip);
-    if (st == EI_OK) st = ei_tensor_binding(ctx, k, 0, kv_n, &b[1], &push.k_skip);
-    if (st == EI_OK) st = ei_tensor_binding(ctx, v, 0, kv_n, &b[2], &push.v_skip);
-    if (st == EI_OK) st = ei_tensor_binding(ctx, out, 0, q_n, &b[3], &push.o_skip);
-    b[4] = b[0]; /* lens: not read unless given */
-    b[5] = b[3]; /* partials: not written unless split */
-    uint32_t skip = 0;
-    if (st == EI_OK && lens) {
-        st = ei_tensor_binding(ctx, *lens, 0, d->kv_heads, &b[4], &skip);
-        /* The shader indexes lens from the binding's start. */
-        if (st == EI_OK && skip)
-            return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: kv_lens must start at an offset aligned to %llu bytes",
-                           fn, (unsigned long long)ctx->facts.min_storage_buffer_alignment);
-    }
-    if (st == EI_OK && p->splits > 1) st = ei_tensor_binding(ctx, part, 0, part_n, &b[5], &push.part_skip);
-    if (st != EI_OK) return st;
-    if (p->splits > ctx->facts.max_workgroup_count[2])
-        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "%s: %u key splits exceed the device's workgroup count", fn,
-                       p->splits);
+    return EI_OK;
+}
 
-    ei_kernel flash = {.shader = "attn_flash",
-                       .bindings = 6,
-                       .push_size = sizeof(flash_push),
-                       .spec_count = 7,
-                       .spec = {ATTN_WORKGROUP, q.dtype, p->splits > 1 ? EI_F32 : out.dtype, d->dim, p->lanes,
-                                p->tile, ATTN_WORKGROUP}};
-    ei_pipeline *fp, *cp = NULL;
-    st = ei_pipeline_get(ctx, &flash, &fp);
-    if (st == EI_OK && p->splits > 1) {
-        ei_kernel combine = {.shader = "attn_combine",
-                             .bindings = 2,
-                             .push_size = sizeof(combine_push),
-                             .spec_count = 3,
-                             .spec = {d->dim / 2, out.dtype, d->dim}};
-        st = ei_pipeline_get(ctx, &combine, &cp);
-    }
-    if (st != EI_OK) return st;
+static float softmax_scale(const ei_attention_desc *d) {
+    return d->scale > 0 ? d->scale : 1.0f / sqrtf((float)d->dim);
+}
 
-    /* Pieces of whole row tiles, within the workgroup-count limit. */
-    uint32_t max_x = ctx->facts.max_workgroup_count[0];
-    for (uint64_t t0 = 0; st == EI_OK && t0 < p->row_tiles; t0 += max_x) {
-        uint64_t n = p->row_tiles - t0 < max_x ? p->row_tiles - t0 : max_x;
-        push.row_base = (uint32_t)(t0 * p->rows);
-        st = ei_cmd_dispatch(cmd, fp, b, &push, (uint32_t)n, d->kv_heads, p->splits);
-    }
-    if (st == EI_OK && cp) {
-        combine_push cpush = {.rows = d->q_len * d->heads, .splits = p->splits, .part_skip = push.part_skip,
-                              .o_skip = push.o_skip};
-        ei_binding cb[2] = {b[5], b[3]};
-        if (cpush.rows > max_x)
-            return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "%s: %u query rows exceed the device's workgroup count", fn,
-                           cpush.rows);
-        st = ei_cmd_dispatch(cmd, cp, cb, &cpush, cpush.rows, 1, 1);
+/* Dispatches `row_tiles` workgroups along x in pieces within the device's
+ * workgroup-count limit; `row_base` in the push constants moves along. */
+static ei_status dispatch_rows(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *b, void *push,
+                               uint32_t *row_base, const plan *pl, uint32_t gy) {
+    uint32_t max_x = cmd->ctx->facts.max_workgroup_count[0];
+    ei_status st = EI_OK;
+    for (uint64_t t0 = 0; st == EI_OK && t0 < pl->row_tiles; t0 += max_x) {
+        uint64_t n = pl->row_tiles - t0 < max_x ? pl->row_tiles - t0 : max_x;
+        *row_base = (uint32_t)(t0 * pl->rows);
+        st = ei_cmd_dispatch(cmd, p, b, push, (uint32_t)n, gy, pl->splits);
     }
     return st;
 }
@@ -183,17 +142,110 @@ static ei_status record(ei_cmd *cmd, const ei_attention_desc *d, const plan *p, 
 ei_status ei_attention_prefill(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor q, ei_tensor k, ei_tensor v,
                                ei_tensor out) {
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
-    ei_status st = check_desc(cmd->ctx, d, "ei_attention_prefill");
+    ei_context *ctx = cmd->ctx;
+    const char *fn = "ei_attention_prefill";
+    ei_status st = check_desc(ctx, d, fn);
     if (st != EI_OK) return st;
-    plan p = make_plan(cmd->ctx, d, 0);
-    return record(cmd, d, &p, q, k, v, NULL, out, (ei_tensor){0}, "ei_attention_prefill");
+    plan p = make_prefill_plan(ctx, d);
+    const ei_tensor t[4] = {q, k, v, out};
+    ei_binding b[4];
+    flash_push push = {.q_len = d->q_len,
+                       .kv_len = d->kv_len,
+                       .heads = d->heads,
+                       .kv_heads = d->kv_heads,
+                       .causal = d->causal != 0,
+                       .window = d->window,
+                       .scale = softmax_scale(d),
+                       .softcap = d->softcap};
+    uint32_t skip[4];
+    st = bind_qkvo(ctx, d, t, b, skip, fn);
+    if (st != EI_OK) return st;
+    push.q_skip = skip[0], push.k_skip = skip[1], push.v_skip = skip[2], push.o_skip = skip[3];
+    ei_kernel kernel = {.shader = "attn_flash",
+                        .bindings = 4,
+                        .push_size = sizeof push,
+                        .spec_count = 7,
+                        .spec = {ATTN_WORKGROUP, q.dtype, out.dtype, d->dim, p.lanes, p.tile, ATTN_WORKGROUP}};
+    ei_pipeline *pipe;
+    st = ei_pipeline_get(ctx, &kernel, &pipe);
+    if (st != EI_OK) return st;
+    return dispatch_rows(cmd, pipe, b, &push, &push.row_base, &p, d->kv_heads);
+}
+
+uint64_t ei_attention_decode_scratch(const ei_context *ctx, const ei_attention_desc *d) {
+    if (!ctx || !d || !dim_supported(d->dim) || !d->q_len || !d->kv_len || !d->kv_heads || !d->heads ||
+        d->heads % d->kv_heads)
+        return 0;
+    plan p = make_decode_plan(ctx, d);
+    return (uint64_t)p.splits * d->q_len * d->heads * (d->dim + 2) * 4;
 }
 
 ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor q, ei_tensor k, ei_tensor v,
                               const ei_tensor *kv_lens, ei_tensor out, ei_tensor scratch) {
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
-    ei_status st = check_desc(cmd->ctx, d, "ei_attention_decode");
+    ei_context *ctx = cmd->ctx;
+    const char *fn = "ei_attention_decode";
+    ei_status st = check_desc(ctx, d, fn);
     if (st != EI_OK) return st;
-    plan p = make_plan(cmd->ctx, d, 1);
-    return record(cmd, d, &p, q, k, v, kv_lens, out, scratch, "ei_attention_decode");
+    plan p = make_decode_plan(ctx, d);
+    uint64_t part_n = (uint64_t)p.splits * d->q_len * d->heads * (d->dim + 2);
+    if (scratch.dtype != EI_F32) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: scratch must be EI_F32", fn);
+    st = ei_tensor_check(ctx, scratch, part_n, "ei_attention_decode: scratch");
+    if (st == EI_OK && kv_lens) {
+        if (kv_lens->dtype != EI_U32) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: kv_lens must be EI_U32", fn);
+        st = ei_tensor_check(ctx, *kv_lens, d->kv_heads, "ei_attention_decode: kv_lens");
+    }
+    const ei_tensor t[4] = {q, k, v, out};
+    ei_binding qkvo[4];
+    uint32_t skip[4];
+    if (st == EI_OK) st = bind_qkvo(ctx, d, t, qkvo, skip, fn);
+    if (st != EI_OK) return st;
+    decode_push push = {.q_len = d->q_len,
+                        .kv_len = d->kv_len,
+                        .heads = d->heads,
+                        .kv_heads = d->kv_heads,
+                        .use_lens = kv_lens != NULL,
+                        .causal = d->causal != 0,
+                        .window = d->window,
+                        .scale = softmax_scale(d),
+                        .softcap = d->softcap,
+                        .chunk = p.chunk,
+                        .splits = p.splits,
+                        .q_skip = skip[0],
+                        .k_skip = skip[1],
+                        .v_skip = skip[2]};
+    ei_binding b[5] = {qkvo[0], qkvo[1], qkvo[2], qkvo[0] /* lens: not read unless given */};
+    st = ei_tensor_binding(ctx, scratch, 0, part_n, &b[4], &push.part_skip);
+    if (st == EI_OK && kv_lens) {
+        uint32_t lens_skip;
+        st = ei_tensor_binding(ctx, *kv_lens, 0, d->kv_heads, &b[3], &lens_skip);
+        /* The shader indexes lens from the binding's start. */
+        if (st == EI_OK && lens_skip)
+            return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: kv_lens must start at an offset aligned to %llu bytes",
+                           fn, (unsigned long long)ctx->facts.min_storage_buffer_alignment);
+    }
+    uint32_t rows = d->q_len * d->heads;
+    if (st == EI_OK && (p.splits > ctx->facts.max_workgroup_count[2] || rows > ctx->facts.max_workgroup_count[0]))
+        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "%s: %u key splits or %u query rows exceed the device's limits",
+                       fn, p.splits, rows);
+    if (st != EI_OK) return st;
+
+    ei_kernel first = {.shader = "attn_decode",
+                       .bindings = 5,
+                       .push_size = sizeof push,
+                       .spec_count = 6,
+                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP}};
+    ei_kernel merge = {.shader = "attn_combine",
+                       .bindings = 2,
+                       .push_size = sizeof(combine_push),
+                       .spec_count = 3,
+                       .spec = {d->dim / 2, out.dtype, d->dim}};
+    ei_pipeline *fp, *mp;
+    st = ei_pipeline_get(ctx, &first, &fp);
+    if (st == EI_OK) st = ei_pipeline_get(ctx, &merge, &mp);
+    if (st == EI_OK) st = dispatch_rows(cmd, fp, b, &push, &push.row_base, &p, d->kv_heads);
+    if (st != EI_OK) return st;
+    combine_push cpush = {.rows = rows, .splits = p.splits, .part_skip = push.part_skip, .o_skip = skip[3]};
+    ei_binding cb[2] = {b[4], qkvo[3]};
+    return ei_cmd_dispatch(cmd, mp, cb, &cpush, rows, 1, 1);
 }
