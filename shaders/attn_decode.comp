@@ -5,8 +5,8 @@
 // Workgroup (row tile, KV head, split) covers the split's chunk of keys for
 // up to NR query rows (token, query head of the group). Its invocations form
 // key groups of T lanes; a key group takes every NKG-th key of the chunk, its
-// lanes each owning D / (2T) pairs of dims, so a K row is read as whole
-// 32-byte sectors. Each key group keeps an online softmax (m, l, o) per row;
+// lanes each owning D / (2T) consecutive pairs of dims, so a K row is read
+// by the group in 16-byte loads (VEC4) that together cover whole sectors. Each key group keeps an online softmax (m, l, o) per row;
 // the key groups are merged in shared memory and the workgroup writes one
 // partial (o, m, l) per row for attn_combine.
 #extension GL_GOOGLE_include_directive : require
@@ -19,12 +19,15 @@ layout(constant_id = 2) const uint D = 128;
 layout(constant_id = 3) const uint T = 16;  // lanes per key group
 layout(constant_id = 4) const uint NR = 4;  // query rows per workgroup
 layout(constant_id = 5) const uint WG = 128;
+layout(constant_id = 6) const uint VEC4 = 0; // 1: K and V rows are read as uvec4
 
 #include "common/dtype.glsl"
 
 layout(set = 0, binding = 0) readonly buffer Q { uint q_buf[]; };
 layout(set = 0, binding = 1) readonly buffer K { uint k_buf[]; };
 layout(set = 0, binding = 2) readonly buffer V { uint v_buf[]; };
+layout(set = 0, binding = 1) readonly buffer K4 { uvec4 k4[]; };
+layout(set = 0, binding = 2) readonly buffer V4 { uvec4 v4[]; };
 layout(set = 0, binding = 3) readonly buffer Lens { uint lens[]; };
 layout(set = 0, binding = 4) writeonly buffer Part { float part[]; };
 
@@ -43,6 +46,8 @@ EI_DEFINE_LOAD2(load_v, v_buf, DTYPE)
 const uint DP = D / 2u;
 const uint PT = DP / T;
 const uint NKG = WG / T;
+const uint EPW = DTYPE == EI_F32 ? 1u : 2u; // elements per 32-bit word
+const uint LW = 2u * PT / EPW;              // words of a row per lane
 
 shared float m_sh[NKG][NR];
 shared float l_sh[NKG][NR];
@@ -74,7 +79,7 @@ void main() {
         qpos[r] = len - int(pc.q_len) + int(token);
         live[r] = row0 + r < rows;
         [[unroll]] for (uint i = 0u; i < PT; i++) {
-            q[r][i] = load_q(pc.q_skip + (token * pc.heads + head) * D + 2u * (t + T * i)) * pc.scale;
+            q[r][i] = load_q(pc.q_skip + (token * pc.heads + head) * D + 2u * (t * PT + i)) * pc.scale;
             o[r][i] = vec2(0.0);
         }
         m[r] = NEG_INF;
@@ -84,11 +89,33 @@ void main() {
     const int kb = int(split * pc.chunk);
     const int ke = min(len, int((split + 1u) * pc.chunk));
     for (int key = kb + int(kg); key < ke; key += int(NKG)) {
-        const uint at = (uint(key) * pc.kv_heads + hk) * D;
+        const uint at = (uint(key) * pc.kv_heads + hk) * D + 2u * t * PT;
         vec2 kk[PT], vv[PT];
-        [[unroll]] for (uint i = 0u; i < PT; i++) {
-            kk[i] = load_k(pc.k_skip + at + 2u * (t + T * i));
-            vv[i] = load_v(pc.v_skip + at + 2u * (t + T * i));
+        if (VEC4 != 0u) {
+            const uint wk = (pc.k_skip + at) / EPW / 4u, wv = (pc.v_skip + at) / EPW / 4u;
+            [[unroll]] for (uint c = 0u; c < LW / 4u; c++) {
+                uvec4 a = k4[wk + c], b = v4[wv + c];
+                if (DTYPE == EI_F32) {
+                    kk[2u * c] = uintBitsToFloat(a.xy);
+                    kk[2u * c + 1u] = uintBitsToFloat(a.zw);
+                    vv[2u * c] = uintBitsToFloat(b.xy);
+                    vv[2u * c + 1u] = uintBitsToFloat(b.zw);
+                } else {
+                    kk[4u * c] = ei_unpack16(a.x, DTYPE);
+                    kk[4u * c + 1u] = ei_unpack16(a.y, DTYPE);
+                    kk[4u * c + 2u] = ei_unpack16(a.z, DTYPE);
+                    kk[4u * c + 3u] = ei_unpack16(a.w, DTYPE);
+                    vv[4u * c] = ei_unpack16(b.x, DTYPE);
+                    vv[4u * c + 1u] = ei_unpack16(b.y, DTYPE);
+                    vv[4u * c + 2u] = ei_unpack16(b.z, DTYPE);
+                    vv[4u * c + 3u] = ei_unpack16(b.w, DTYPE);
+                }
+            }
+        } else {
+            [[unroll]] for (uint i = 0u; i < PT; i++) {
+                kk[i] = load_k(pc.k_skip + at + 2u * i);
+                vv[i] = load_v(pc.v_skip + at + 2u * i);
+            }
         }
         [[unroll]] for (uint r = 0u; r < NR; r++) {
             float part_dot = 0.0;
@@ -128,7 +155,7 @@ void main() {
     for (uint g = 0u; g < NKG; g++) {
         if (kg == g)
             [[unroll]] for (uint r = 0u; r < NR; r++)
-                [[unroll]] for (uint i = 0u; i < PT; i++) o_sh[r][t + T * i] += o[r][i];
+                [[unroll]] for (uint i = 0u; i < PT; i++) o_sh[r][t * PT + i] += o[r][i];
         barrier();
     }
     for (uint e = lid; e < NR * (DP + 1u); e += WG) {

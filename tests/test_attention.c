@@ -19,6 +19,12 @@ static void *xmalloc(size_t n) {
     return p;
 }
 
+static uint64_t round16(uint64_t x) { return (x + 15) / 16 * 16; }
+
+/* K and V at 16-byte aligned offsets (kernels may use 16-byte loads) or 4
+ * bytes off (they must not). */
+static int kv_aligned;
+
 /* Runs one case; lens (per KV head) selects decode. */
 static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int decode, const uint32_t *lens,
                      const char *what) {
@@ -34,7 +40,8 @@ static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int d
 
     /* Everything in one buffer at uneven offsets. */
     uint64_t scratch = decode ? ei_attention_decode_scratch(ctx, &d) : 0;
-    uint64_t oq = 4, ok = oq + q_n * es + 12, ov = ok + kv_n * es + 4, oo = ov + kv_n * es + 8;
+    uint64_t off = kv_aligned ? 0 : 4;
+    uint64_t oq = 4, ok = round16(oq + q_n * es) + off, ov = round16(ok + kv_n * es) + off, oo = ov + kv_n * es + 8;
     uint64_t ol = (oo + q_n * es + 255) / 256 * 256, os = ol + 4 * d.kv_heads + 4;
     ei_buffer *b = tu_buffer(ctx, os + scratch + 4);
     CHECK_STATUS(ei_buffer_upload(b, oq, sq, q_n * es), EI_OK, ctx);
@@ -59,10 +66,10 @@ static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int d
     tu_to_float(dtype, so, q_n, got);
     double err = tu_rel_error(got, ref, q_n);
     CHECK(err <= tolerance(dtype), "%s: relative error %.3g over %.1g", what, err, tolerance(dtype));
-    printf("%-6s %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u%s%s%s%s: rel err %.2e\n",
+    printf("%-6s %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u%s%s%s%s%s: rel err %.2e\n",
            decode ? "decode" : "attn", tu_dtype_name(dtype), d.q_len, d.kv_len, d.heads, d.kv_heads, d.dim,
            d.causal ? " causal" : "", d.window ? " window" : "", d.softcap > 0 ? " softcap" : "",
-           lens ? " ragged" : "", err);
+           lens ? " ragged" : "", kv_aligned ? "" : " kv+4B", err);
     ei_buffer_destroy(b);
     free(sq), free(sk), free(sv), free(so), free(fq), free(fk), free(fv), free(ref), free(got);
 }
@@ -135,7 +142,10 @@ int main(void) {
     d.kv_len = d.q_len + tu_below(200);
     run_case(ctx, d, dtypes[tu_below(3)], 0, NULL, "random");
 
-    /* Decode: 1 and 4 query rows, split keys, uniform and ragged caches. */
+    /* Decode: 1 and 4 query rows, split keys, uniform and ragged caches;
+     * K and V aligned for 16-byte loads, and (once) not. */
+    run_case(ctx, desc(1, 3001, 8, 2, 128), EI_F16, 1, NULL, "decode kv+4B");
+    kv_aligned = 1;
     run_case(ctx, desc(1, 3001, 8, 2, 128), EI_F16, 1, NULL, "decode");
     run_case(ctx, desc(1, 1000, 32, 8, 64), EI_F32, 1, NULL, "decode gqa 4");
     run_case(ctx, desc(4, 2049, 16, 2, 256), EI_F32, 1, NULL, "decode 4 rows");

@@ -10,7 +10,7 @@
 /* Enough workgroups to fill a large GPU (an H100 has 132 multiprocessors):
  * decode splits the keys until about this many are in flight, keeping at
  * least DECODE_MIN_CHUNK keys per split so the merge stays cheap. */
-#define DECODE_TARGET_WORKGROUPS 1024
+#define DECODE_TARGET_WORKGROUPS 1000
 #define DECODE_MIN_CHUNK 256
 #define DECODE_MAX_ROWS 8
 
@@ -42,13 +42,17 @@ typedef struct plan {
 
 static int dim_supported(uint32_t d) { return d == 64 || d == 80 || d == 96 || d == 128 || d == 256; }
 
-static uint32_t lanes(const ei_context *ctx, uint32_t want) {
-    return ctx->facts.subgroup_size < want ? ctx->facts.subgroup_size : want;
+/* Lanes sharing a row: at most `want` and the subgroup size, dividing the
+ * pairs of dims (80 dims: 40 pairs, so 8 lanes, not 16). */
+static uint32_t lanes(const ei_context *ctx, const ei_attention_desc *d, uint32_t want) {
+    uint32_t t = ctx->facts.subgroup_size < want ? ctx->facts.subgroup_size : want;
+    while ((d->dim / 2) % t) t /= 2;
+    return t;
 }
 
 static plan make_prefill_plan(const ei_context *ctx, const ei_attention_desc *d) {
     plan p = {0};
-    p.lanes = lanes(ctx, 8);
+    p.lanes = lanes(ctx, d, 8);
     /* K and V tiles of f32 pairs must fit the shared memory. */
     uint32_t fit = ctx->facts.max_shared_memory / (2u * d->dim * 4u);
     p.tile = ATTN_MAX_TILE;
@@ -63,7 +67,7 @@ static plan make_prefill_plan(const ei_context *ctx, const ei_attention_desc *d)
 static plan make_decode_plan(const ei_context *ctx, const ei_attention_desc *d) {
     plan p = {0};
     /* 16 lanes read a 128-dim f16 key row as 8 whole 32-byte sectors. */
-    p.lanes = lanes(ctx, 16);
+    p.lanes = lanes(ctx, d, 16);
     /* Each lane keeps q and o of every row in registers: at most 64 floats. */
     uint32_t per_lane = d->dim / 2 / p.lanes;
     uint32_t cap = 16 / per_lane;
@@ -230,11 +234,15 @@ ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
                        fn, p.splits, rows);
     if (st != EI_OK) return st;
 
+    /* 16-byte loads when each lane's share of a row is whole, aligned
+     * 16-byte words (element skips are in elements of the dtype). */
+    uint32_t per_word = q.dtype == EI_F32 ? 1 : 2, lane_words = d->dim / p.lanes / per_word;
+    uint32_t vec4 = lane_words % 4 == 0 && push.k_skip % (4 * per_word) == 0 && push.v_skip % (4 * per_word) == 0;
     ei_kernel first = {.shader = "attn_decode",
                        .bindings = 5,
                        .push_size = sizeof push,
-                       .spec_count = 6,
-                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP}};
+                       .spec_count = 7,
+                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP, vec4}};
     ei_kernel merge = {.shader = "attn_combine",
                        .bindings = 2,
                        .push_size = sizeof(combine_push),
