@@ -10,7 +10,7 @@
 /* Enough workgroups to fill a large GPU (an H100 has 132 multiprocessors):
  * decode splits the keys until about this many are in flight, keeping at
  * least DECODE_MIN_CHUNK keys per split so the merge stays cheap. */
-#define DECODE_TARGET_WORKGROUPS 1000
+#define DECODE_TARGET_WORKGROUPS 4000
 #define DECODE_MIN_CHUNK 256
 #define DECODE_MAX_ROWS 8
 
@@ -84,6 +84,13 @@ static plan make_decode_plan(const ei_context *ctx, const ei_attention_desc *d) 
     p.chunk = (uint32_t)((d->kv_len + want - 1) / want);
     p.splits = (uint32_t)((d->kv_len + p.chunk - 1) / p.chunk);
     return p;
+}
+
+/* Keys a lane loads before using any: as many as 32 floats of K and V
+ * registers allow, at most 4. */
+static uint32_t decode_keys_in_flight(const ei_attention_desc *d, const plan *p) {
+    uint32_t per_lane = d->dim / 2 / p->lanes, u = 16 / per_lane;
+    return u < 1 ? 1 : u > 4 ? 4 : u;
 }
 
 static ei_status check_desc(ei_context *ctx, const ei_attention_desc *d, const char *fn) {
@@ -241,8 +248,9 @@ ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
     ei_kernel first = {.shader = "attn_decode",
                        .bindings = 5,
                        .push_size = sizeof push,
-                       .spec_count = 7,
-                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP, vec4}};
+                       .spec_count = 8,
+                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP, vec4,
+                                decode_keys_in_flight(d, &p)}};
     ei_kernel merge = {.shader = "attn_combine",
                        .bindings = 2,
                        .push_size = sizeof(combine_push),
