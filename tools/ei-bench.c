@@ -5,8 +5,9 @@
  *
  * attn: causal prefill of N queries over N keys; reports TFLOP/s counted as
  * 4*H*D*N^2/2 (the causal half). decode: one query over an N-key cache;
- * reports GB/s of K and V read. --sweep runs N = 1K, 2K, ... 128K as memory
- * allows (--max-len caps it). Times are the median of R runs, each bracketed by timestamps. */
+ * reports GB/s of K and V read. --sweep runs N = 128K, 64K, ... 1K (--max-len
+ * caps it), longest first: a large allocation made after smaller ones were
+ * freed ran several times slower on an NVIDIA H200 (fragmented memory). Times are the median of R runs, each bracketed by timestamps. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -192,7 +193,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     int rc = 0;
-    for (unsigned len = a.sweep ? 1024 : a.len; len <= (a.sweep ? a.max_len : a.len); len *= 2) {
+    unsigned top = a.sweep ? 1024 : a.len;
+    while (a.sweep && top * 2 <= a.max_len) top *= 2;
+    for (unsigned len = top; len >= (a.sweep ? 1024u : a.len); len /= 2) {
         double ms = 0;
         uint64_t scratch = 0;
         st = run_case(ctx, &a, len, &ms, &scratch);
@@ -202,7 +205,8 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr, "ei-bench: len %u: %s: %s\n", len, ei_status_name(st), ei_context_error(ctx));
             rc = 1;
-            if (a.sweep) break; /* longer ones will not fit either */
+            if (!a.sweep) break;
+            continue; /* a shorter one may fit */
         }
         if (!a.sweep) break;
     }

@@ -10,7 +10,7 @@
 /* Enough workgroups to fill a large GPU (an H100 has 132 multiprocessors):
  * decode splits the keys until about this many are in flight, keeping at
  * least DECODE_MIN_CHUNK keys per split so the merge stays cheap. */
-#define DECODE_TARGET_WORKGROUPS 4000
+#define DECODE_TARGET_WORKGROUPS 1000
 #define DECODE_MIN_CHUNK 256
 #define DECODE_MAX_ROWS 8
 
