@@ -20,7 +20,6 @@ layout(constant_id = 3) const uint T = 16;  // lanes per key group
 layout(constant_id = 4) const uint NR = 4;  // query rows per workgroup
 layout(constant_id = 5) const uint WG = 128;
 layout(constant_id = 6) const uint VEC4 = 0; // 1: K and V rows are read as uvec4
-layout(constant_id = 7) const uint U = 2;    // keys per key group in flight
 
 #include "common/dtype.glsl"
 
@@ -89,60 +88,52 @@ void main() {
 
     const int kb = int(split * pc.chunk);
     const int ke = min(len, int((split + 1u) * pc.chunk));
-    // U keys per step, all loaded before any is used, to keep loads in flight.
-    for (int key0 = kb + int(kg); key0 < ke; key0 += int(U * NKG)) {
-        vec2 kk[U][PT], vv[U][PT];
-        [[unroll]] for (uint u = 0u; u < U; u++) {
-            // Past the end, reread a valid key; it is masked below.
-            const int key = min(key0 + int(u * NKG), ke - 1);
-            const uint at = (uint(key) * pc.kv_heads + hk) * D + 2u * t * PT;
-            if (VEC4 != 0u) {
-                const uint wk = (pc.k_skip + at) / EPW / 4u, wv = (pc.v_skip + at) / EPW / 4u;
-                [[unroll]] for (uint c = 0u; c < LW / 4u; c++) {
-                    uvec4 a = k4[wk + c], b = v4[wv + c];
-                    if (DTYPE == EI_F32) {
-                        kk[u][2u * c] = uintBitsToFloat(a.xy);
-                        kk[u][2u * c + 1u] = uintBitsToFloat(a.zw);
-                        vv[u][2u * c] = uintBitsToFloat(b.xy);
-                        vv[u][2u * c + 1u] = uintBitsToFloat(b.zw);
-                    } else {
-                        kk[u][4u * c] = ei_unpack16(a.x, DTYPE);
-                        kk[u][4u * c + 1u] = ei_unpack16(a.y, DTYPE);
-                        kk[u][4u * c + 2u] = ei_unpack16(a.z, DTYPE);
-                        kk[u][4u * c + 3u] = ei_unpack16(a.w, DTYPE);
-                        vv[u][4u * c] = ei_unpack16(b.x, DTYPE);
-                        vv[u][4u * c + 1u] = ei_unpack16(b.y, DTYPE);
-                        vv[u][4u * c + 2u] = ei_unpack16(b.z, DTYPE);
-                        vv[u][4u * c + 3u] = ei_unpack16(b.w, DTYPE);
-                    }
+    for (int key = kb + int(kg); key < ke; key += int(NKG)) {
+        const uint at = (uint(key) * pc.kv_heads + hk) * D + 2u * t * PT;
+        vec2 kk[PT], vv[PT];
+        if (VEC4 != 0u) {
+            const uint wk = (pc.k_skip + at) / EPW / 4u, wv = (pc.v_skip + at) / EPW / 4u;
+            [[unroll]] for (uint c = 0u; c < LW / 4u; c++) {
+                uvec4 a = k4[wk + c], b = v4[wv + c];
+                if (DTYPE == EI_F32) {
+                    kk[2u * c] = uintBitsToFloat(a.xy);
+                    kk[2u * c + 1u] = uintBitsToFloat(a.zw);
+                    vv[2u * c] = uintBitsToFloat(b.xy);
+                    vv[2u * c + 1u] = uintBitsToFloat(b.zw);
+                } else {
+                    kk[4u * c] = ei_unpack16(a.x, DTYPE);
+                    kk[4u * c + 1u] = ei_unpack16(a.y, DTYPE);
+                    kk[4u * c + 2u] = ei_unpack16(a.z, DTYPE);
+                    kk[4u * c + 3u] = ei_unpack16(a.w, DTYPE);
+                    vv[4u * c] = ei_unpack16(b.x, DTYPE);
+                    vv[4u * c + 1u] = ei_unpack16(b.y, DTYPE);
+                    vv[4u * c + 2u] = ei_unpack16(b.z, DTYPE);
+                    vv[4u * c + 3u] = ei_unpack16(b.w, DTYPE);
                 }
-            } else {
-                [[unroll]] for (uint i = 0u; i < PT; i++) {
-                    kk[u][i] = load_k(pc.k_skip + at + 2u * i);
-                    vv[u][i] = load_v(pc.v_skip + at + 2u * i);
-                }
+            }
+        } else {
+            [[unroll]] for (uint i = 0u; i < PT; i++) {
+                kk[i] = load_k(pc.k_skip + at + 2u * i);
+                vv[i] = load_v(pc.v_skip + at + 2u * i);
             }
         }
-        [[unroll]] for (uint u = 0u; u < U; u++) {
-            const int key = key0 + int(u * NKG);
-            [[unroll]] for (uint r = 0u; r < NR; r++) {
-                float part_dot = 0.0;
-                [[unroll]] for (uint i = 0u; i < PT; i++) part_dot += dot(q[r][i], kk[u][i]);
-                float s = lane_sum(part_dot);
-                if (pc.softcap > 0.0) s = pc.softcap * tanh(s / pc.softcap);
-                bool visible = key < ke && live[r] && (pc.causal == 0u || key <= qpos[r]) &&
-                               (pc.window == 0u || qpos[r] - key < int(pc.window));
-                if (!visible) continue;
-                if (s > m[r]) { // a new maximum: rescale what was summed so far
-                    float corr = exp(m[r] - s);
-                    l[r] *= corr;
-                    [[unroll]] for (uint i = 0u; i < PT; i++) o[r][i] *= corr;
-                    m[r] = s;
-                }
-                float p = exp(s - m[r]);
-                l[r] += p;
-                [[unroll]] for (uint i = 0u; i < PT; i++) o[r][i] += p * vv[u][i];
+        [[unroll]] for (uint r = 0u; r < NR; r++) {
+            float part_dot = 0.0;
+            [[unroll]] for (uint i = 0u; i < PT; i++) part_dot += dot(q[r][i], kk[i]);
+            float s = lane_sum(part_dot);
+            if (pc.softcap > 0.0) s = pc.softcap * tanh(s / pc.softcap);
+            bool visible = live[r] && (pc.causal == 0u || key <= qpos[r]) &&
+                           (pc.window == 0u || qpos[r] - key < int(pc.window));
+            if (!visible) continue;
+            if (s > m[r]) { // a new maximum: rescale what was summed so far
+                float corr = exp(m[r] - s);
+                l[r] *= corr;
+                [[unroll]] for (uint i = 0u; i < PT; i++) o[r][i] *= corr;
+                m[r] = s;
             }
+            float p = exp(s - m[r]);
+            l[r] += p;
+            [[unroll]] for (uint i = 0u; i < PT; i++) o[r][i] += p * vv[i];
         }
     }
 

@@ -86,13 +86,6 @@ static plan make_decode_plan(const ei_context *ctx, const ei_attention_desc *d) 
     return p;
 }
 
-/* Keys a lane loads before using any: as many as 32 floats of K and V
- * registers allow, at most 4. */
-static uint32_t decode_keys_in_flight(const ei_attention_desc *d, const plan *p) {
-    uint32_t per_lane = d->dim / 2 / p->lanes, u = 16 / per_lane;
-    return u < 1 ? 1 : u > 4 ? 4 : u;
-}
-
 static ei_status check_desc(ei_context *ctx, const ei_attention_desc *d, const char *fn) {
     if (!d) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: desc is NULL", fn);
     if (!dim_supported(d->dim))
@@ -248,9 +241,8 @@ ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
     ei_kernel first = {.shader = "attn_decode",
                        .bindings = 5,
                        .push_size = sizeof push,
-                       .spec_count = 8,
-                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP, vec4,
-                                decode_keys_in_flight(d, &p)}};
+                       .spec_count = 7,
+                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP, vec4}};
     ei_kernel merge = {.shader = "attn_combine",
                        .bindings = 2,
                        .push_size = sizeof(combine_push),
