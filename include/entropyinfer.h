@@ -283,6 +283,89 @@ uint64_t ei_attention_decode_scratch(const ei_context *ctx, const ei_attention_d
 ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *desc, ei_tensor q, ei_tensor k, ei_tensor v,
                               const ei_tensor *kv_lens, ei_tensor out, ei_tensor scratch);
 
+/* ---- EntropyInfer prefill (algorithm.md sections 1-3 and 5) ---------- */
+
+typedef enum ei_prefill_mode {
+    EI_PREFILL_ENTROPY = 0,     /* per-head budgets from entropy (default) */
+    EI_PREFILL_REFERENCE = 1,   /* the paper's code: per segment, every head gets the largest keep */
+    EI_PREFILL_CRITIPREFILL = 2, /* a fixed budget of B0 for every head and segment */
+    EI_PREFILL_FULL = 3         /* dense attention everywhere */
+} ei_prefill_mode;
+
+/* Every constant of the method, with the paper's configuration as defaults
+ * (ei_entropy_config_default). */
+typedef struct ei_entropy_config {
+    ei_prefill_mode mode;
+    uint32_t segment_size;  /* S = 512: query rows per segment; a multiple of block_size */
+    uint32_t block_size;    /* b = 8: key rows per selectable block; a power of two */
+    uint32_t threshold_len; /* 4096: segments starting before this token are dense */
+    uint32_t base_budget;   /* B0 = 2048: tokens of context per segment for a rigid head */
+    float e_t;              /* 1e-5: entropy threshold of a rigid head */
+    float delta_t;          /* 0.4: neutral entropy-change ratio */
+    float alpha;            /* 0.5: budget step gain */
+    uint32_t layer_skip;    /* 1: the first layer_skip layers run dense */
+    uint32_t decode_budget; /* Bd = 1024: tokens per head kept by decode compression */
+    int32_t decode_gap;     /* N_d = 16: decode steps observed before compressing; -1: SnapKV */
+    uint32_t window;        /* W = 32: observation queries scoring the cache */
+    uint32_t pool_kernel;   /* 5: average-pooling width smoothing the key scores; odd */
+    int layer_fusion;       /* 0: off; 1: P(l) = 0.25 P(l-1) + 0.75 P(l) for l >= 2 */
+} ei_entropy_config;
+
+ei_entropy_config ei_entropy_config_default(void);
+
+/* EI_OK, or EI_ERROR_INVALID_ARGUMENT with the reason in error (may be
+ * NULL): S not a multiple of b, b not a power of two, a zero or
+ * non-finite constant, B0 not a multiple of b, window not below Bd, ... */
+ei_status ei_entropy_config_check(const ei_entropy_config *cfg, char *error, size_t error_size);
+
+/* The shapes one layer's prefill profile works on. */
+typedef struct ei_profile_desc {
+    uint32_t len;      /* L: prompt tokens */
+    uint32_t heads;    /* H */
+    uint32_t kv_heads; /* Hkv, divides H */
+    uint32_t dim;      /* D, even */
+} ei_profile_desc;
+
+/* Counts derived from L, S and b: nseg = ceil(L / S),
+ * pool_len = (nseg - 1) * S, nblk = pool_len / b, and max_keep, the most
+ * blocks any (head, segment) may select: min(3 * B0 / b, nblk). */
+typedef struct ei_profile_shape {
+    uint32_t nseg, pool_len, nblk, max_keep;
+} ei_profile_shape;
+
+ei_profile_shape ei_profile_shape_of(const ei_profile_desc *desc, const ei_entropy_config *cfg);
+
+/* Observation attention and entropy (section 1, steps 4-8). From the pooled
+ * summaries (ei_pool_minmax: qmax/qmin [nseg][heads][dim] over the L query
+ * rows with group S; kmax/kmin [nblk][kv_heads][dim] over pool_len key rows
+ * with group b, all f32) it writes
+ *   scores [kv_heads][nseg][nblk] f32: the unscaled block scores A averaged
+ *     over each GQA group, for the visible blocks j < s * nrep of each
+ *     segment s (the rest is not written: those are masked),
+ *   entropy [kv_heads][nseg] f32: E of the fp32 softmax over all nblk blocks
+ *     with the masked ones at the most negative finite value (segment 0 sees
+ *     nothing, so its softmax is uniform).
+ * Needs nseg >= 2. */
+ei_status ei_observe(ei_cmd *cmd, const ei_profile_desc *desc, const ei_entropy_config *cfg, ei_tensor qmax,
+                     ei_tensor qmin, ei_tensor kmax, ei_tensor kmin, ei_tensor scores, ei_tensor entropy);
+
+/* Budgets from entropy (section 2, steps 1-4; the mode decides): from
+ * entropy [kv_heads][nseg] f32 it writes keep [kv_heads][nseg] EI_U32
+ * (blocks each (head, segment) selects, after every cap; 0 for segment 0)
+ * and rigid [kv_heads] EI_U32 (1 for a rigid head). The budget recurrence
+ * runs in f32 without fused multiply-adds, so a CPU doing the same f32
+ * operations gets the same keep counts. */
+ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *desc, const ei_entropy_config *cfg, ei_tensor entropy,
+                     ei_tensor keep, ei_tensor rigid);
+
+/* Block selection (section 2, step 5): for each (head, segment s >= 1), the
+ * keep[head][s] blocks j < s * nrep with the largest scores (ties: lower
+ * index first), written in ascending block order to
+ * selected [kv_heads][nseg][max_keep] EI_U32; entries past keep are not
+ * written. Ordering by A is ordering by P = softmax(A). */
+ei_status ei_select_blocks(ei_cmd *cmd, const ei_profile_desc *desc, const ei_entropy_config *cfg, ei_tensor scores,
+                           ei_tensor keep, ei_tensor selected);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

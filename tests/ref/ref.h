@@ -18,4 +18,20 @@ void ref_pool_minmax(const float *x, uint32_t rows, uint32_t heads, uint32_t dim
 void ref_attention(const ei_attention_desc *d, const float *q, const float *k, const float *v, const uint32_t *lens,
                    float *out);
 
+/* entropy.c: the EntropyInfer prefill profile (algorithm.md sections 1-2).
+ * scores: [kv_heads][nseg][nblk] doubles, the masked entries at -FLT_MAX;
+ * entropy: [kv_heads][nseg]. */
+void ref_observe(const ei_profile_desc *d, const ei_entropy_config *cfg, const float *qmax, const float *qmin,
+                 const float *kmax, const float *kmin, double *scores, double *entropy);
+
+/* The budget recurrence in the same f32 operations as the GPU (this file is
+ * compiled without floating-point contraction). keep: [kv_heads][nseg]. */
+void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const float *entropy, uint32_t *keep,
+                 uint32_t *rigid);
+
+/* Top keep[hk][s] of scores[hk][s][0, s * nrep), ties to the lower index,
+ * ascending, into selected [kv_heads][nseg][max_keep]. */
+void ref_select(const ei_profile_desc *d, const ei_entropy_config *cfg, const double *scores, const uint32_t *keep,
+                uint32_t *selected);
+
 #endif

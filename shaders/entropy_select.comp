@@ -1,0 +1,96 @@
+#version 450
+// Block selection (algorithm.md section 2, step 5): per (segment s >= 1, KV
+// head), the keep blocks j < s * nrep with the largest scores, ties to the
+// lower index, written in ascending block order.
+//
+// A radix select over the scores' order-preserving 32-bit keys (4 passes of
+// 8 bits with a 256-bin histogram) finds the keep-th largest key T and how
+// many blocks equal to T to take; one ordered pass then writes the blocks
+// above T and the first such blocks equal to T.
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint WG = 256;
+
+layout(set = 0, binding = 0) readonly buffer Scores { float scores[]; };
+layout(set = 0, binding = 1) readonly buffer Keep { uint keep[]; };
+layout(set = 0, binding = 2) writeonly buffer Selected { uint selected[]; };
+
+layout(push_constant) uniform Push {
+    uint nseg, nblk, nrep, max_keep;
+    uint scores_skip, keep_skip, selected_skip;
+} pc;
+
+shared uint hist[256];
+shared uint chosen, remaining;
+shared uint scan[WG];
+shared uint base_gt, base_eq;
+
+// Larger float, larger key; -0 and +0 are one value.
+uint order_key(float x) {
+    uint u = floatBitsToUint(x == 0.0 ? 0.0 : x);
+    return (u & 0x80000000u) != 0u ? ~u : u | 0x80000000u;
+}
+
+void main() {
+    const uint s = gl_WorkGroupID.x + 1u, hk = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
+    const uint n = min(s * pc.nrep, pc.nblk);
+    const uint k = min(keep[pc.keep_skip + hk * pc.nseg + s], n);
+    const uint row = pc.scores_skip + (hk * pc.nseg + s) * pc.nblk;
+    const uint out_at = pc.selected_skip + (hk * pc.nseg + s) * pc.max_keep;
+    if (k == 0u) return;
+
+    uint prefix = 0u, mask = 0u, need = k;
+    if (k < n) {
+        for (int shift = 24; shift >= 0; shift -= 8) {
+            hist[lid] = 0u; // WG >= 256 is required by the host
+            barrier();
+            for (uint j = lid; j < n; j += WG) {
+                uint u = order_key(scores[row + j]);
+                if ((u & mask) == prefix) atomicAdd(hist[(u >> uint(shift)) & 255u], 1u);
+            }
+            barrier();
+            if (lid == 0u) {
+                uint above = 0u, digit = 255u;
+                while (above + hist[digit] < need) above += hist[digit--];
+                chosen = digit;
+                remaining = need - above;
+            }
+            barrier();
+            prefix |= chosen << uint(shift);
+            mask |= 255u << uint(shift);
+            need = remaining;
+            barrier();
+        }
+    } else {
+        prefix = 0u; // every visible block is selected: all keys >= 0, none counted as equal
+        need = 0u;
+    }
+    // Ordered write: position = (blocks above T before j) + min(equal before j, need).
+    if (lid == 0u) base_gt = base_eq = 0u;
+    barrier();
+    for (uint c0 = 0u; c0 < n; c0 += WG) {
+        uint j = c0 + lid;
+        uint u = j < n ? order_key(scores[row + j]) : 0u;
+        bool gt = j < n && (k >= n || u > prefix);
+        bool eq = j < n && k < n && u == prefix;
+        // Inclusive scan of (gt, eq) counts packed into one word (each < 2^16).
+        uint v = (gt ? 1u : 0u) | (eq ? 0x10000u : 0u);
+        scan[lid] = v;
+        barrier();
+        for (uint d = 1u; d < WG; d <<= 1) {
+            uint add = lid >= d ? scan[lid - d] : 0u;
+            barrier();
+            scan[lid] += add;
+            barrier();
+        }
+        uint before = scan[lid] - v;
+        uint gt_before = base_gt + (before & 0xffffu), eq_before = base_eq + (before >> 16);
+        if (gt || (eq && eq_before < need)) selected[out_at + gt_before + min(eq_before, need)] = j;
+        barrier();
+        if (lid == WG - 1u) {
+            base_gt += scan[lid] & 0xffffu;
+            base_eq += scan[lid] >> 16;
+        }
+        barrier();
+    }
+}

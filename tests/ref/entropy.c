@@ -1,0 +1,122 @@
+/* Reference for ei_observe, ei_budgets and ei_select_blocks, written from
+ * algorithm.md sections 1-2 step by step. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "ref.h"
+
+void ref_observe(const ei_profile_desc *d, const ei_entropy_config *cfg, const float *qmax, const float *qmin,
+                 const float *kmax, const float *kmin, double *scores, double *entropy) {
+    ei_profile_shape sh = ei_profile_shape_of(d, cfg);
+    uint32_t G = d->heads / d->kv_heads, D = d->dim, nrep = cfg->segment_size / cfg->block_size;
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+        for (uint32_t s = 0; s < sh.nseg; s++) {
+            double *a = scores + ((uint64_t)hk * sh.nseg + s) * sh.nblk;
+            for (uint32_t j = 0; j < sh.nblk; j++) {
+                if (j >= s * nrep) { /* step 6: the causal block mask */
+                    a[j] = -FLT_MAX;
+                    continue;
+                }
+                double mean = 0;
+                for (uint32_t g = 0; g < G; g++) { /* step 5: mean over the group */
+                    uint32_t h = hk * G + g;
+                    const float *qx = qmax + ((uint64_t)s * d->heads + h) * D;
+                    const float *qn = qmin + ((uint64_t)s * d->heads + h) * D;
+                    const float *kx = kmax + ((uint64_t)j * d->kv_heads + hk) * D;
+                    const float *kn = kmin + ((uint64_t)j * d->kv_heads + hk) * D;
+                    double xx = 0, nx = 0, xn = 0, nn = 0;
+                    for (uint32_t c = 0; c < D; c++) {
+                        xx += (double)qx[c] * kx[c];
+                        nx += (double)qn[c] * kx[c];
+                        xn += (double)qx[c] * kn[c];
+                        nn += (double)qn[c] * kn[c];
+                    }
+                    double a_max = (xx + nx) / 2, a_min = (xn + nn) / 2; /* step 4 */
+                    mean += a_max > a_min ? a_max : a_min;
+                }
+                a[j] = mean / G;
+            }
+            /* Steps 7-8: softmax over all nblk blocks, then entropy. */
+            double big = -INFINITY, z = 0, e = 0;
+            for (uint32_t j = 0; j < sh.nblk; j++) big = a[j] > big ? a[j] : big;
+            for (uint32_t j = 0; j < sh.nblk; j++) z += exp(a[j] - big);
+            for (uint32_t j = 0; j < sh.nblk; j++) {
+                double p = exp(a[j] - big) / z;
+                e -= p * log(p + 1e-9);
+            }
+            entropy[hk * sh.nseg + s] = e;
+        }
+}
+
+void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const float *entropy, uint32_t *keep,
+                 uint32_t *rigid) {
+    ei_profile_shape sh = ei_profile_shape_of(d, cfg);
+    uint32_t nrep = cfg->segment_size / cfg->block_size, b = cfg->block_size;
+    const float B0 = (float)cfg->base_budget, dt = cfg->delta_t, gain = cfg->alpha * B0;
+    uint32_t maxeff = sh.nblk - ((d->len % cfg->segment_size) / b + 1);
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++) {
+        const float *E = entropy + hk * sh.nseg;
+        uint32_t *k = keep + hk * sh.nseg;
+        rigid[hk] = sh.nseg >= 2;
+        for (uint32_t s = 1; s < sh.nseg; s++)
+            if (!(E[s] < cfg->e_t)) rigid[hk] = 0;
+        if (sh.nseg < 2) {
+            for (uint32_t s = 0; s < sh.nseg; s++) k[s] = (uint32_t)floorf(B0 / (float)b);
+            continue;
+        }
+        float budget = B0;
+        k[0] = 0;
+        for (uint32_t s = 1; s < sh.nseg; s++) {
+            if (!rigid[hk] && cfg->mode != EI_PREFILL_CRITIPREFILL) {
+                float r = s == 1 ? dt : (E[s] - E[s - 1]) / (E[s - 1] + 1e-9f);
+                r = fminf(fmaxf(r, 0.0f), 1.0f + dt);
+                budget = fminf(fmaxf(budget + gain * (r - dt), B0), 3.0f * B0);
+            }
+            uint32_t n = (uint32_t)floorf(budget / (float)b);
+            uint32_t cap = s * nrep < maxeff ? s * nrep : maxeff;
+            k[s] = cfg->mode == EI_PREFILL_FULL ? 0 : n < cap ? n : cap;
+        }
+    }
+    if (cfg->mode == EI_PREFILL_REFERENCE && sh.nseg >= 2)
+        for (uint32_t s = 1; s < sh.nseg; s++) {
+            uint32_t most = 0;
+            for (uint32_t hk = 0; hk < d->kv_heads; hk++) most = keep[hk * sh.nseg + s] > most ? keep[hk * sh.nseg + s] : most;
+            for (uint32_t hk = 0; hk < d->kv_heads; hk++) keep[hk * sh.nseg + s] = most;
+        }
+}
+
+typedef struct ranked {
+    double score;
+    uint32_t index;
+} ranked;
+
+static int by_score(const void *x, const void *y) {
+    const ranked *a = x, *b = y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int by_index(const void *x, const void *y) {
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+void ref_select(const ei_profile_desc *d, const ei_entropy_config *cfg, const double *scores, const uint32_t *keep,
+                uint32_t *selected) {
+    ei_profile_shape sh = ei_profile_shape_of(d, cfg);
+    uint32_t nrep = cfg->segment_size / cfg->block_size;
+    ranked *r = malloc(sizeof *r * (sh.nblk ? sh.nblk : 1));
+    if (!r) abort();
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+        for (uint32_t s = 1; s < sh.nseg; s++) {
+            uint32_t n = s * nrep < sh.nblk ? s * nrep : sh.nblk, k = keep[hk * sh.nseg + s];
+            const double *a = scores + ((uint64_t)hk * sh.nseg + s) * sh.nblk;
+            for (uint32_t j = 0; j < n; j++) r[j] = (ranked){a[j], j};
+            qsort(r, n, sizeof *r, by_score);
+            uint32_t *out = selected + ((uint64_t)hk * sh.nseg + s) * sh.max_keep;
+            for (uint32_t i = 0; i < k && i < n; i++) out[i] = r[i].index;
+            qsort(out, k < n ? k : n, sizeof *out, by_index);
+        }
+    free(r);
+}

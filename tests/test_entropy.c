@@ -1,0 +1,303 @@
+/* The EntropyInfer prefill profile against the CPU reference: observation
+ * scores and entropies (within tolerance), budgets and keep counts (equal),
+ * block selections (equal on the same scores; end to end, different only at
+ * real ties), every mode, rigid heads, ragged and edge lengths, GQA 1/4/8,
+ * f16 and f32 inputs; and the config's bad values. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref.h"
+#include "util/test_util.h"
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+typedef struct profile_case {
+    ei_profile_desc d;
+    ei_entropy_config cfg;
+    ei_dtype dtype;
+    int sink_head; /* -1, or a KV head given one overwhelming block: a rigid head */
+    const char *name;
+} profile_case;
+
+/* GPU results of one case. */
+typedef struct gpu_out {
+    float *qmax, *qmin, *kmax, *kmin, *scores, *entropy;
+    uint32_t *keep, *rigid, *selected;
+} gpu_out;
+
+/* Random Q and K (with the sink planted), pooled, profiled and selected on
+ * the GPU in one recording. */
+static gpu_out run_gpu(ei_context *ctx, const profile_case *c, ei_profile_shape sh) {
+    const ei_profile_desc *d = &c->d;
+    uint64_t q_n = (uint64_t)d->len * d->heads * d->dim, k_n = (uint64_t)d->len * d->kv_heads * d->dim;
+    size_t es = ei_dtype_size(c->dtype);
+    void *sq = xcalloc(q_n, es), *sk = xcalloc(k_n, es);
+    float *fq = xcalloc(q_n, 4), *fk = xcalloc(k_n, 4);
+    tu_random_tensor(c->dtype, q_n, 1.0f, sq, fq);
+    tu_random_tensor(c->dtype, k_n, 1.0f, sk, fk);
+    if (c->sink_head >= 0) {
+        /* Block 0 of that head: keys far along every query's direction. */
+        for (uint32_t i = 0; i < q_n; i++) fq[i] = fabsf(fq[i]);
+        for (uint32_t r = 0; r < c->cfg.block_size; r++)
+            for (uint32_t x = 0; x < d->dim; x++) fk[((uint64_t)r * d->kv_heads + c->sink_head) * d->dim + x] = 64.0f;
+        for (uint64_t i = 0; i < q_n; i++) {
+            if (c->dtype == EI_F32) ((float *)sq)[i] = fq[i];
+            else ((uint16_t *)sq)[i] = c->dtype == EI_F16 ? tu_f32_to_f16(fq[i]) : tu_f32_to_bf16(fq[i]);
+        }
+        for (uint64_t i = 0; i < k_n; i++) {
+            if (c->dtype == EI_F32) ((float *)sk)[i] = fk[i];
+            else ((uint16_t *)sk)[i] = c->dtype == EI_F16 ? tu_f32_to_f16(fk[i]) : tu_f32_to_bf16(fk[i]);
+        }
+    }
+    uint64_t qp_n = (uint64_t)sh.nseg * d->heads * d->dim, kp_n = (uint64_t)sh.nblk * d->kv_heads * d->dim;
+    uint64_t a_n = (uint64_t)d->kv_heads * sh.nseg * sh.nblk, e_n = (uint64_t)d->kv_heads * sh.nseg;
+    uint64_t sel_n = e_n * sh.max_keep;
+    /* One buffer, tensors one after another (4-byte aligned). */
+    uint64_t off[12], at = 0;
+    const uint64_t bytes[11] = {q_n * es, k_n * es, qp_n * 4, qp_n * 4, kp_n * 4, kp_n * 4,
+                                a_n * 4,  e_n * 4,  e_n * 4,  d->kv_heads * 4, sel_n * 4};
+    for (int i = 0; i < 11; i++) {
+        off[i] = at;
+        at += (bytes[i] + 15) / 16 * 16 + 4;
+    }
+    ei_buffer *b = tu_buffer(ctx, at);
+    CHECK_STATUS(ei_buffer_upload(b, off[0], sq, bytes[0]), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(b, off[1], sk, bytes[1]), EI_OK, ctx);
+    ei_tensor t[11];
+    for (int i = 0; i < 11; i++) t[i] = (ei_tensor){b, off[i], i < 2 ? c->dtype : (i >= 8 ? EI_U32 : EI_F32)};
+    ei_cmd *cmd = NULL;
+    ei_pool_desc qd = {d->len, d->heads, d->dim, c->cfg.segment_size}, kd = {sh.pool_len, d->kv_heads, d->dim,
+                                                                            c->cfg.block_size};
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_pool_minmax(cmd, &qd, t[0], t[2], t[3]), EI_OK, ctx);
+    CHECK_STATUS(ei_pool_minmax(cmd, &kd, t[1], t[4], t[5]), EI_OK, ctx);
+    CHECK_STATUS(ei_observe(cmd, d, &c->cfg, t[2], t[3], t[4], t[5], t[6], t[7]), EI_OK, ctx);
+    CHECK_STATUS(ei_budgets(cmd, d, &c->cfg, t[7], t[8], t[9]), EI_OK, ctx);
+    CHECK_STATUS(ei_select_blocks(cmd, d, &c->cfg, t[6], t[8], t[10]), EI_OK, ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    gpu_out o = {xcalloc(qp_n, 4), xcalloc(qp_n, 4), xcalloc(kp_n, 4), xcalloc(kp_n, 4), xcalloc(a_n, 4),
+                 xcalloc(e_n, 4),  xcalloc(e_n, 4),  xcalloc(d->kv_heads, 4), xcalloc(sel_n, 4)};
+    void *dst[9] = {o.qmax, o.qmin, o.kmax, o.kmin, o.scores, o.entropy, o.keep, o.rigid, o.selected};
+    for (int i = 0; i < 9; i++) CHECK_STATUS(ei_buffer_download(b, off[i + 2], dst[i], bytes[i + 2]), EI_OK, ctx);
+    ei_buffer_destroy(b);
+    free(sq), free(sk), free(fq), free(fk);
+    return o;
+}
+
+static void run_case(ei_context *ctx, const profile_case *c) {
+    const ei_profile_desc *d = &c->d;
+    ei_profile_shape sh = ei_profile_shape_of(d, &c->cfg);
+    uint32_t nrep = c->cfg.segment_size / c->cfg.block_size;
+    gpu_out g = run_gpu(ctx, c, sh);
+    uint64_t a_n = (uint64_t)d->kv_heads * sh.nseg * sh.nblk, e_n = (uint64_t)d->kv_heads * sh.nseg;
+
+    /* Scores and entropies from the GPU's pooled summaries. */
+    double *ra = xcalloc(a_n, 8), *re = xcalloc(e_n, 8);
+    ref_observe(d, &c->cfg, g.qmax, g.qmin, g.kmax, g.kmin, ra, re);
+    double amax = 0, aerr = 0, eerr = 0;
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+        for (uint32_t s = 0; s < sh.nseg; s++)
+            for (uint32_t j = 0; j < s * nrep && j < sh.nblk; j++) {
+                uint64_t i = ((uint64_t)hk * sh.nseg + s) * sh.nblk + j;
+                amax = fmax(amax, fabs(ra[i]));
+                double e = fabs(g.scores[i] - ra[i]);
+                aerr = isnan(e) ? INFINITY : fmax(aerr, e);
+            }
+    for (uint64_t i = 0; i < e_n; i++) {
+        /* Relative, with a floor: f32 cannot tell a rigid head's 1e-9 from 0. */
+        double e = fabs(g.entropy[i] - re[i]) / fmax(fabs(re[i]), 1e-4);
+        eerr = isnan(e) ? INFINITY : fmax(eerr, e);
+    }
+    CHECK(aerr <= 1e-5 * amax, "%s: scores error %.3g of max %.3g", c->name, aerr, amax);
+    CHECK(eerr <= 1e-4, "%s: entropy relative error %.3g", c->name, eerr);
+
+    /* Budgets: equal to the reference's on the same entropies. */
+    uint32_t *rk = xcalloc(e_n, 4), *rr = xcalloc(d->kv_heads, 4);
+    ref_budgets(d, &c->cfg, g.entropy, rk, rr);
+    CHECK(memcmp(rk, g.keep, e_n * 4) == 0, "%s: keep counts differ", c->name);
+    CHECK(memcmp(rr, g.rigid, d->kv_heads * 4) == 0, "%s: rigid flags differ", c->name);
+    if (c->sink_head >= 0)
+        CHECK(g.rigid[c->sink_head] == 1, "%s: the head with one overwhelming block is not rigid (E[1] = %g)", c->name,
+              g.entropy[c->sink_head * sh.nseg + 1]);
+
+    /* Selection: equal to the reference's on the GPU's own scores. */
+    uint64_t sel_n = e_n * sh.max_keep;
+    double *ga = xcalloc(a_n, 8);
+    for (uint64_t i = 0; i < a_n; i++) ga[i] = g.scores[i];
+    uint32_t *rs = xcalloc(sel_n, 4), *rs_end = xcalloc(sel_n, 4);
+    ref_select(d, &c->cfg, ga, g.keep, rs);
+    uint64_t differ = 0, ties = 0;
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+        for (uint32_t s = 1; s < sh.nseg; s++) {
+            uint64_t at = ((uint64_t)hk * sh.nseg + s) * sh.max_keep;
+            uint32_t k = g.keep[hk * sh.nseg + s];
+            if (memcmp(rs + at, g.selected + at, k * 4)) differ++;
+        }
+    CHECK(differ == 0, "%s: %llu selections differ from the reference on the same scores", c->name,
+          (unsigned long long)differ);
+    /* End to end (reference scores): a block may differ only where its score
+     * ties the selection's threshold within the scores' measured error. */
+    ref_select(d, &c->cfg, ra, g.keep, rs_end);
+    uint64_t false_diff = 0;
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+        for (uint32_t s = 1; s < sh.nseg; s++) {
+            uint64_t at = ((uint64_t)hk * sh.nseg + s) * sh.max_keep;
+            uint32_t k = g.keep[hk * sh.nseg + s];
+            if (!k || !memcmp(rs_end + at, g.selected + at, k * 4)) continue;
+            const double *row = ra + ((uint64_t)hk * sh.nseg + s) * sh.nblk;
+            double threshold = INFINITY; /* the smallest selected reference score */
+            for (uint32_t i = 0; i < k; i++) threshold = fmin(threshold, row[rs_end[at + i]]);
+            for (uint32_t i = 0; i < k; i++) {
+                int in_ref = 0;
+                for (uint32_t m = 0; m < k; m++) in_ref |= rs_end[at + m] == g.selected[at + i];
+                if (in_ref) continue;
+                if (fabs(row[g.selected[at + i]] - threshold) <= 2 * aerr + 1e-6 * fabs(threshold)) ties++;
+                else false_diff++;
+            }
+        }
+    CHECK(false_diff == 0, "%s: %llu selected blocks differ beyond ties", c->name, (unsigned long long)false_diff);
+
+    uint32_t rigid = 0;
+    uint64_t kept = 0;
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++) rigid += g.rigid[hk];
+    for (uint64_t i = 0; i < e_n; i++) kept += g.keep[i];
+    printf("%-24s L %5u nseg %3u nblk %4u: scores err %.1e, entropy err %.1e, rigid %u/%u, keep sum %llu, "
+           "ties %llu\n",
+           c->name, d->len, sh.nseg, sh.nblk, aerr / fmax(amax, 1e-30), eerr, rigid, d->kv_heads,
+           (unsigned long long)kept, (unsigned long long)ties);
+    free(ra), free(re), free(rk), free(rr), free(ga), free(rs), free(rs_end);
+    free(g.qmax), free(g.qmin), free(g.kmax), free(g.kmin), free(g.scores), free(g.entropy), free(g.keep),
+        free(g.rigid), free(g.selected);
+}
+
+/* Reference mode gives every head the segment's largest entropy-mode keep. */
+static void check_modes(ei_context *ctx) {
+    ei_profile_desc d = {1500, 8, 2, 64};
+    ei_entropy_config cfg = ei_entropy_config_default();
+    cfg.segment_size = 64;
+    cfg.base_budget = 64;
+    ei_profile_shape sh = ei_profile_shape_of(&d, &cfg);
+    uint64_t e_n = (uint64_t)d.kv_heads * sh.nseg;
+    float *entropy = xcalloc(e_n, 4);
+    for (uint64_t i = 0; i < e_n; i++) entropy[i] = tu_uniform(0.0f, 6.0f);
+    ei_buffer *b = tu_buffer(ctx, e_n * 4 * 2 + 64);
+    CHECK_STATUS(ei_buffer_upload(b, 0, entropy, e_n * 4), EI_OK, ctx);
+    uint32_t *keep[4];
+    for (int mode = 0; mode < 4; mode++) {
+        cfg.mode = (ei_prefill_mode)mode;
+        keep[mode] = xcalloc(e_n, 4);
+        ei_cmd *cmd = NULL;
+        CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+        CHECK_STATUS(ei_budgets(cmd, &d, &cfg, (ei_tensor){b, 0, EI_F32}, (ei_tensor){b, e_n * 4, EI_U32},
+                                (ei_tensor){b, e_n * 8, EI_U32}),
+                     EI_OK, ctx);
+        CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+        ei_cmd_destroy(cmd);
+        CHECK_STATUS(ei_buffer_download(b, e_n * 4, keep[mode], e_n * 4), EI_OK, ctx);
+    }
+    uint32_t nrep = cfg.segment_size / cfg.block_size, maxeff = sh.nblk - ((d.len % 64) / 8 + 1);
+    int ok_ref = 1, ok_criti = 1, ok_full = 1, varies = 0;
+    for (uint32_t s = 0; s < sh.nseg; s++) {
+        uint32_t most = 0;
+        for (uint32_t hk = 0; hk < d.kv_heads; hk++) most = keep[0][hk * sh.nseg + s] > most ? keep[0][hk * sh.nseg + s] : most;
+        uint32_t cap = s * nrep < maxeff ? s * nrep : maxeff, criti = 64 / 8 < cap ? 64 / 8 : cap;
+        for (uint32_t hk = 0; hk < d.kv_heads; hk++) {
+            ok_ref &= keep[1][hk * sh.nseg + s] == most;
+            ok_criti &= keep[2][hk * sh.nseg + s] == (s ? criti : 0);
+            ok_full &= keep[3][hk * sh.nseg + s] == 0;
+            varies |= keep[0][hk * sh.nseg + s] != keep[0][s];
+        }
+    }
+    CHECK(ok_ref, "reference mode is not the per-segment maximum over heads");
+    CHECK(ok_criti, "critiprefill keeps are not min(B0 / b, caps)");
+    CHECK(ok_full, "full mode keeps blocks");
+    CHECK(varies, "entropy mode gave every head the same keeps: the mode test proves nothing");
+    for (int mode = 0; mode < 4; mode++) free(keep[mode]);
+    free(entropy);
+    ei_buffer_destroy(b);
+}
+
+static void check_config(ei_context *ctx) {
+    char why[200];
+    ei_entropy_config c = ei_entropy_config_default();
+    CHECK(ei_entropy_config_check(&c, why, sizeof why) == EI_OK, "the defaults are invalid");
+    c.block_size = 6;
+    CHECK(ei_entropy_config_check(&c, why, sizeof why) == EI_ERROR_INVALID_ARGUMENT && strstr(why, "power of two"),
+          "b = 6: %s", why);
+    c = ei_entropy_config_default();
+    c.segment_size = 500;
+    CHECK(ei_entropy_config_check(&c, why, sizeof why) == EI_ERROR_INVALID_ARGUMENT && strstr(why, "multiple"),
+          "S = 500: %s", why);
+    c = ei_entropy_config_default();
+    c.alpha = -1;
+    CHECK(ei_entropy_config_check(&c, why, sizeof why) == EI_ERROR_INVALID_ARGUMENT && strstr(why, "alpha"),
+          "alpha = -1: %s", why);
+    c = ei_entropy_config_default();
+    c.delta_t = NAN;
+    CHECK(ei_entropy_config_check(&c, why, sizeof why) == EI_ERROR_INVALID_ARGUMENT, "delta_t = NaN accepted");
+    c = ei_entropy_config_default();
+    c.decode_budget = 32;
+    CHECK(ei_entropy_config_check(&c, why, sizeof why) == EI_ERROR_INVALID_ARGUMENT && strstr(why, "decode_budget"),
+          "Bd = W: %s", why);
+    c = ei_entropy_config_default();
+    c.mode = (ei_prefill_mode)9;
+    CHECK(ei_entropy_config_check(&c, why, sizeof why) == EI_ERROR_INVALID_ARGUMENT, "mode 9 accepted");
+    /* An op refuses a bad config and a one-segment prompt, recording nothing. */
+    ei_buffer *b = tu_buffer(ctx, 4096);
+    ei_tensor t = {b, 0, EI_F32};
+    ei_profile_desc d = {300, 4, 2, 64};
+    ei_cmd *cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    c.mode = (ei_prefill_mode)9;
+    CHECK_STATUS(ei_observe(cmd, &d, &c, t, t, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "mode") != NULL, "%s", ei_context_error(ctx));
+    c = ei_entropy_config_default();
+    CHECK_STATUS(ei_observe(cmd, &d, &c, t, t, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "one segment") != NULL, "%s", ei_context_error(ctx));
+    d.len = 2000;
+    CHECK_STATUS(ei_select_blocks(cmd, &d, &c, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_budgets(cmd, &d, &c, t, t, (ei_tensor){b, 0, EI_U32}), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "keep must be EI_U32") != NULL, "%s", ei_context_error(ctx));
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    ei_buffer_destroy(b);
+}
+
+int main(void) {
+    tu_seed();
+    ei_context *ctx = tu_context();
+    ei_entropy_config small = ei_entropy_config_default();
+    /* Small segments and budgets keep the reference fast and give many
+     * segments, with the same code paths as the defaults. */
+    small.segment_size = 64;
+    small.base_budget = 64;
+    small.threshold_len = 128;
+    profile_case cases[] = {
+        {{1500, 8, 2, 64}, small, EI_F32, -1, "gqa 4 ragged"},
+        {{1500, 8, 2, 64}, small, EI_F16, 1, "gqa 4 f16 + sink head"},
+        {{1024, 4, 4, 128}, small, EI_F32, 0, "gqa 1 exact segments"},
+        {{777, 16, 2, 96}, small, EI_F16, -1, "gqa 8 ragged"},
+        {{65, 8, 2, 64}, small, EI_F32, -1, "two segments"},
+        {{129, 8, 1, 128}, small, EI_BF16, -1, "just above threshold"},
+        {{4609, 32, 8, 128}, ei_entropy_config_default(), EI_F16, 3, "defaults, 10 segments"},
+    };
+    cases[5].cfg.mode = EI_PREFILL_REFERENCE;
+    cases[3].cfg.mode = EI_PREFILL_CRITIPREFILL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i]);
+    profile_case r = {{65 + tu_below(2000), 0, 1 + tu_below(4), 64 * (1 + tu_below(2))}, small, EI_F16, -1, "random"};
+    r.d.heads = r.d.kv_heads * (1u << tu_below(4));
+    run_case(ctx, &r);
+    check_modes(ctx);
+    check_config(ctx);
+    return tu_finish(ctx);
+}
