@@ -366,6 +366,19 @@ ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *desc, const ei_entropy_
 ei_status ei_select_blocks(ei_cmd *cmd, const ei_profile_desc *desc, const ei_entropy_config *cfg, ei_tensor scores,
                            ei_tensor keep, ei_tensor selected);
 
+/* Block-sparse prefill attention (section 3), the prompt's keys [kv_len]
+ * and its queries, or a chunk of its last queries starting at a segment
+ * (kv_len - q_len a multiple of S); causal, no window. Per (KV head,
+ * segment s of the prompt): dense, over every earlier key, when s starts
+ * before threshold_len, is the last segment, keeps no block, or the layer is
+ * below layer_skip (or the mode is full); otherwise each query row attends
+ * to the keep[hk][s] selected blocks (read in place through the list) and
+ * causally to its own segment. keep and selected as ei_budgets and
+ * ei_select_blocks write them for a prompt of kv_len tokens. */
+ei_status ei_attention_sparse(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg,
+                              uint32_t layer, ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor keep,
+                              ei_tensor selected, ei_tensor out);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -11,6 +11,14 @@
 //
 // Queries are end-aligned to the keys: row `token` sits at key index
 // Lk - Lq + token, so a chunk of queries attends to a longer cache.
+//
+// With SPARSE (EntropyInfer block-sparse prefill, algorithm.md section 3),
+// workgroups tile each segment separately. A sparse segment's rows attend
+// to its KV head's selected blocks, read in place through the block list,
+// then to their own segment causally; a dense one (starting before
+// threshold_len, the last, a dense layer, or keeping no block) attends to
+// every earlier key. Keys are walked as one virtual sequence: first the
+// listed blocks' keys, then a contiguous range.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #extension GL_EXT_control_flow_attributes : require
@@ -22,6 +30,7 @@ layout(constant_id = 3) const uint D = 128;    // head dim
 layout(constant_id = 4) const uint T = 8;      // lanes per query row
 layout(constant_id = 5) const uint BC = 32;    // keys per shared tile
 layout(constant_id = 6) const uint WG = 128;   // workgroup size (= local_size_x)
+layout(constant_id = 7) const uint SPARSE = 0;
 
 #include "common/dtype.glsl"
 
@@ -29,6 +38,8 @@ layout(set = 0, binding = 0) readonly buffer Q { uint q_buf[]; };
 layout(set = 0, binding = 1) readonly buffer K { uint k_buf[]; };
 layout(set = 0, binding = 2) readonly buffer V { uint v_buf[]; };
 layout(set = 0, binding = 3) writeonly buffer O { uint o_buf[]; };
+layout(set = 0, binding = 4) readonly buffer Keep { uint keep[]; };         // SPARSE: [Hkv][nseg]
+layout(set = 0, binding = 5) readonly buffer Selected { uint selected[]; }; // SPARSE: [Hkv][nseg][max_keep]
 
 layout(push_constant) uniform Push {
     uint q_len;      // Lq
@@ -41,6 +52,8 @@ layout(push_constant) uniform Push {
     float scale;
     float softcap;   // 0: none
     uint q_skip, k_skip, v_skip, o_skip;
+    // SPARSE only:
+    uint segment, block, nseg, max_keep, threshold_len, dense_layer, keep_skip, selected_skip;
 } pc;
 
 EI_DEFINE_LOAD2(load_q, q_buf, DTYPE)
@@ -55,6 +68,7 @@ const uint PT = DP / T;      // pairs per lane
 
 shared vec2 k_sh[BC * DP];
 shared vec2 v_sh[BC * DP];
+shared int key_sh[BC];
 
 float lane_sum(float x) {
     [[unroll]] for (uint m = T / 2u; m > 0u; m >>= 1) x += subgroupShuffleXor(x, m);
@@ -67,23 +81,45 @@ void main() {
     const uint hk = gl_WorkGroupID.y;
     const uint G = pc.heads / pc.kv_heads;
     const uint rows = pc.q_len * G;
-    const uint row0 = pc.row_base + gl_WorkGroupID.x * R;
+    const int len = int(pc.kv_len), offset = len - int(pc.q_len);
+    uint row0 = pc.row_base + gl_WorkGroupID.x * R;
+    uint row_end = rows;
+    uint seg = 0u;
+    if (SPARSE != 0u) { // tiles never straddle segments; the chunk starts at one
+        uint seg_rows = pc.segment * G, tiles = (seg_rows + R - 1u) / R;
+        uint local_seg = (pc.row_base / R + gl_WorkGroupID.x) / tiles;
+        row0 = local_seg * seg_rows + (pc.row_base / R + gl_WorkGroupID.x) % tiles * R;
+        row_end = min(row_end, (local_seg + 1u) * seg_rows);
+        seg = uint(offset) / pc.segment + local_seg;
+    }
     const uint row = row0 + r;
-    const bool valid = row < rows;
+    const bool valid = row < row_end;
     const uint token = min(row, rows - 1u) / G;
     const uint head = hk * G + min(row, rows - 1u) % G;
+    const int qpos = offset + int(token);
 
-    const int len = int(pc.kv_len);
-    const int qpos = len - int(pc.q_len) + int(token);
     // Keys this workgroup needs: up to the causal limit of its last row,
-    // from the window start of its first.
+    // from the window start of its first; a sparse segment's listed blocks
+    // come first, then its own rows.
+    const uint last_row = max(min(row0 + R, row_end), row0 + 1u) - 1u;
+    const int qpos_last = offset + int(last_row / G);
+    const int qpos_first = offset + int(row0 / G);
     int kb = 0;
     int ke = len;
-    const uint last_row = min(row0 + R, rows) - 1u;
-    const int qpos_last = len - int(pc.q_len) + int(last_row / G);
-    const int qpos_first = len - int(pc.q_len) + int(row0 / G);
     if (pc.causal != 0u) ke = min(ke, qpos_last + 1);
     if (pc.window != 0u) kb = max(kb, qpos_first - int(pc.window) + 1);
+    int nlist = 0;
+    uint list_at = 0u;
+    if (SPARSE != 0u) {
+        uint n = keep[pc.keep_skip + hk * pc.nseg + seg];
+        bool dense = pc.dense_layer != 0u || seg * pc.segment < pc.threshold_len || seg + 1u >= pc.nseg || n == 0u;
+        if (!dense) {
+            nlist = int(n * pc.block);
+            list_at = pc.selected_skip + (hk * pc.nseg + seg) * pc.max_keep;
+            kb = int(seg * pc.segment);
+        }
+    }
+    const int nv = nlist + max(ke - kb, 0);
 
     vec2 q[PT];
     vec2 o[PT];
@@ -96,13 +132,20 @@ void main() {
     float l = 0.0;
     float s[BC];
 
-    for (int k0 = kb; k0 < ke; k0 += int(BC)) {
+    for (int v0 = 0; v0 < nv; v0 += int(BC)) {
+        barrier();
+        for (uint j = lid; j < BC; j += WG) {
+            int v = v0 + int(j), key = -1; // -1: past the end
+            if (v < nlist) key = int(selected[list_at + uint(v) / pc.block] * pc.block + uint(v) % pc.block);
+            else if (v < nv) key = kb + (v - nlist);
+            key_sh[j] = key;
+        }
         barrier();
         for (uint e = lid; e < BC * DP; e += WG) {
             uint j = e / DP, p = e % DP;
-            int key = k0 + int(j);
+            int key = key_sh[j];
             vec2 kv = vec2(0.0), vv = vec2(0.0);
-            if (key < ke) {
+            if (key >= 0) {
                 uint at = (uint(key) * pc.kv_heads + hk) * D + 2u * p;
                 kv = load_k(pc.k_skip + at);
                 vv = load_v(pc.v_skip + at);
@@ -121,9 +164,11 @@ void main() {
             }
             float x = lane_sum(dot_part);
             if (pc.softcap > 0.0) x = pc.softcap * tanh(x / pc.softcap);
-            int key = k0 + int(j);
-            bool visible = valid && key < ke && (pc.causal == 0u || key <= qpos) &&
-                           (pc.window == 0u || qpos - key < int(pc.window));
+            int key = key_sh[j];
+            // Listed blocks all precede the segment: visible to all its rows.
+            bool listed = v0 + int(j) < nlist;
+            bool visible = valid && key >= 0 &&
+                           (listed || ((pc.causal == 0u || key <= qpos) && (pc.window == 0u || qpos - key < int(pc.window))));
             s[j] = visible ? x : NEG_INF;
             tile_max = max(tile_max, s[j]);
         }

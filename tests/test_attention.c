@@ -79,6 +79,64 @@ static ei_attention_desc desc(uint32_t lq, uint32_t lk, uint32_t h, uint32_t hkv
     return d;
 }
 
+/* Sparse prefill with host-made block lists: random keeps and blocks, or
+ * (full) every earlier block, where it must equal dense attention. */
+static void run_sparse_case(ei_context *ctx, ei_attention_desc d, ei_entropy_config cfg, uint32_t layer,
+                            ei_dtype dtype, int full, const char *what) {
+    ei_profile_desc pd = {d.kv_len, d.heads, d.kv_heads, d.dim};
+    ei_profile_shape sh = ei_profile_shape_of(&pd, &cfg);
+    uint32_t nrep = cfg.segment_size / cfg.block_size;
+    uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
+    uint64_t hs = (uint64_t)d.kv_heads * sh.nseg, sel_n = hs * sh.max_keep;
+    size_t es = ei_dtype_size(dtype);
+    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es), *so = xmalloc(q_n * es);
+    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4);
+    float *ref = xmalloc(q_n * 4), *got = xmalloc(q_n * 4);
+    uint32_t *keep = xmalloc(hs * 4), *sel = xmalloc(sel_n * 4 + 4);
+    tu_random_tensor(dtype, q_n, 1.0f, sq, fq);
+    tu_random_tensor(dtype, kv_n, 1.0f, sk, fk);
+    tu_random_tensor(dtype, kv_n, 1.0f, sv, fv);
+    uint64_t sparse_segments = 0;
+    for (uint32_t hk = 0; hk < d.kv_heads; hk++)
+        for (uint32_t s = 0; s < sh.nseg; s++) {
+            uint32_t visible = s * nrep < sh.nblk ? s * nrep : sh.nblk, most = visible < sh.max_keep ? visible : sh.max_keep;
+            uint32_t k = full ? visible : (most ? tu_below(most + 1) : 0), *list = sel + (hk * sh.nseg + s) * sh.max_keep;
+            keep[hk * sh.nseg + s] = k;
+            /* k distinct blocks below `visible`, ascending: a random subset walk. */
+            for (uint32_t j = 0, need = k; j < visible && need; j++)
+                if (tu_below(visible - j) < need) list[k - need--] = j;
+            sparse_segments += k && s * cfg.segment_size >= cfg.threshold_len && s + 1 < sh.nseg;
+        }
+    if (full) ref_attention(&d, fq, fk, fv, NULL, ref);
+    else ref_attention_sparse(&d, &cfg, layer, fq, fk, fv, keep, sel, ref);
+
+    uint64_t oq = 0, ok = round16(q_n * es), ov = round16(ok + kv_n * es), oo = round16(ov + kv_n * es);
+    uint64_t okp = round16(oo + q_n * es), osel = round16(okp + hs * 4);
+    ei_buffer *b = tu_buffer(ctx, osel + sel_n * 4 + 4);
+    CHECK_STATUS(ei_buffer_upload(b, oq, sq, q_n * es), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(b, ok, sk, kv_n * es), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(b, ov, sv, kv_n * es), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(b, okp, keep, hs * 4), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(b, osel, sel, sel_n * 4), EI_OK, ctx);
+    ei_cmd *cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_attention_sparse(cmd, &d, &cfg, layer, (ei_tensor){b, oq, dtype}, (ei_tensor){b, ok, dtype},
+                                     (ei_tensor){b, ov, dtype}, (ei_tensor){b, okp, EI_U32},
+                                     (ei_tensor){b, osel, EI_U32}, (ei_tensor){b, oo, dtype}),
+                 EI_OK, ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    CHECK_STATUS(ei_buffer_download(b, oo, so, q_n * es), EI_OK, ctx);
+    tu_to_float(dtype, so, q_n, got);
+    double err = tu_rel_error(got, ref, q_n);
+    CHECK(err <= tolerance(dtype), "%s: relative error %.3g over %.1g", what, err, tolerance(dtype));
+    printf("sparse %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u layer %u %s: %llu sparse (head, segment)s, rel err %.2e\n",
+           tu_dtype_name(dtype), d.q_len, d.kv_len, d.heads, d.kv_heads, d.dim, layer,
+           full ? "every block kept, vs dense" : "random blocks", (unsigned long long)sparse_segments, err);
+    ei_buffer_destroy(b);
+    free(sq), free(sk), free(sv), free(so), free(fq), free(fk), free(fv), free(ref), free(got), free(keep), free(sel);
+}
+
 static void check_bad_input(ei_context *ctx) {
     ei_buffer *b = tu_buffer(ctx, 1 << 20);
     ei_tensor t = {b, 0, EI_F16};
@@ -106,6 +164,15 @@ static void check_bad_input(ei_context *ctx) {
                  EI_ERROR_INVALID_ARGUMENT, ctx);
     CHECK(strstr(ei_context_error(ctx), "scratch") != NULL, "%s", ei_context_error(ctx));
     CHECK_STATUS(ei_attention_prefill(cmd, NULL, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    ei_entropy_config cfg = ei_entropy_config_default();
+    d = desc(64, 64, 4, 2, 64);
+    d.window = 16;
+    ei_tensor u = {b, 0, EI_U32};
+    CHECK_STATUS(ei_attention_sparse(cmd, &d, &cfg, 1, t, t, t, u, u, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "no window") != NULL, "%s", ei_context_error(ctx));
+    d.window = 0;
+    CHECK_STATUS(ei_attention_sparse(cmd, &d, &cfg, 1, t, t, t, t, u, t), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "EI_U32") != NULL, "%s", ei_context_error(ctx));
     CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx); /* nothing was recorded */
     ei_cmd_destroy(cmd);
     ei_buffer_destroy(b);
@@ -160,6 +227,20 @@ int main(void) {
     d = desc(2, 640, 16, 2, 80);
     d.window = 300;
     run_case(ctx, d, EI_BF16, 1, ragged2, "decode ragged window");
+
+    /* Sparse prefill: small segments so many are sparse. */
+    ei_entropy_config cfg = ei_entropy_config_default();
+    cfg.segment_size = 64;
+    cfg.base_budget = 64;
+    cfg.threshold_len = 128;
+    run_sparse_case(ctx, desc(1000, 1000, 8, 2, 64), cfg, 1, EI_F32, 0, "sparse gqa 4");
+    run_sparse_case(ctx, desc(777, 777, 16, 2, 128), cfg, 3, EI_F16, 0, "sparse gqa 8 ragged");
+    run_sparse_case(ctx, desc(500, 500, 4, 4, 256), cfg, 2, EI_BF16, 0, "sparse gqa 1");
+    run_sparse_case(ctx, desc(360, 1000, 8, 2, 96), cfg, 1, EI_F16, 0, "sparse chunk from segment 10");
+    run_sparse_case(ctx, desc(600, 600, 8, 2, 80), cfg, 0, EI_F32, 0, "layer below layer_skip: dense");
+    cfg.base_budget = 1024; /* max_keep covers every block */
+    run_sparse_case(ctx, desc(900, 900, 8, 2, 64), cfg, 1, EI_F32, 1, "every block kept");
+    run_sparse_case(ctx, desc(650, 650, 16, 2, 128), cfg, 1, EI_F16, 1, "every block kept f16");
     check_bad_input(ctx);
     return tu_finish(ctx);
 }

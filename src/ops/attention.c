@@ -18,6 +18,7 @@ typedef struct flash_push {
     uint32_t q_len, kv_len, heads, kv_heads, row_base, causal, window;
     float scale, softcap;
     uint32_t q_skip, k_skip, v_skip, o_skip;
+    uint32_t segment, block, nseg, max_keep, threshold_len, dense_layer, keep_skip, selected_skip;
 } flash_push;
 
 typedef struct decode_push {
@@ -53,8 +54,9 @@ static uint32_t lanes(const ei_context *ctx, const ei_attention_desc *d, uint32_
 static plan make_prefill_plan(const ei_context *ctx, const ei_attention_desc *d) {
     plan p = {0};
     p.lanes = lanes(ctx, d, 8);
-    /* K and V tiles of f32 pairs must fit the shared memory. */
-    uint32_t fit = ctx->facts.max_shared_memory / (2u * d->dim * 4u);
+    /* K and V tiles of f32 pairs and their key indices must fit the
+     * shared memory. */
+    uint32_t fit = ctx->facts.max_shared_memory / (2u * d->dim * 4u + 4u);
     p.tile = ATTN_MAX_TILE;
     while (p.tile > fit && p.tile > 1) p.tile /= 2;
     p.rows = ATTN_WORKGROUP / p.lanes;
@@ -143,16 +145,21 @@ static ei_status dispatch_rows(ei_cmd *cmd, const ei_pipeline *p, const ei_bindi
     return st;
 }
 
-ei_status ei_attention_prefill(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor q, ei_tensor k, ei_tensor v,
-                               ei_tensor out) {
-    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+/* The block lists of a sparse prefill; NULL for dense attention. */
+typedef struct sparse_args {
+    const ei_entropy_config *cfg;
+    uint32_t layer;
+    ei_tensor keep, selected;
+} sparse_args;
+
+static ei_status record_flash(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor q, ei_tensor k, ei_tensor v,
+                              ei_tensor out, const sparse_args *sp, const char *fn) {
     ei_context *ctx = cmd->ctx;
-    const char *fn = "ei_attention_prefill";
     ei_status st = check_desc(ctx, d, fn);
     if (st != EI_OK) return st;
     plan p = make_prefill_plan(ctx, d);
     const ei_tensor t[4] = {q, k, v, out};
-    ei_binding b[4];
+    ei_binding b[6];
     flash_push push = {.q_len = d->q_len,
                        .kv_len = d->kv_len,
                        .heads = d->heads,
@@ -165,15 +172,60 @@ ei_status ei_attention_prefill(ei_cmd *cmd, const ei_attention_desc *d, ei_tenso
     st = bind_qkvo(ctx, d, t, b, skip, fn);
     if (st != EI_OK) return st;
     push.q_skip = skip[0], push.k_skip = skip[1], push.v_skip = skip[2], push.o_skip = skip[3];
+    b[4] = b[5] = b[0]; /* block lists: not read when dense */
+    if (sp) {
+        const ei_entropy_config *cfg = sp->cfg;
+        char why[200];
+        if (ei_entropy_config_check(cfg, why, sizeof why) != EI_OK)
+            return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: %s", fn, why);
+        if (!d->causal || d->window || (d->kv_len - d->q_len) % cfg->segment_size || d->q_len > d->kv_len)
+            return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
+                           "%s: sparse attention is causal, has no window, and its queries start at a segment", fn);
+        ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim};
+        ei_profile_shape sh = ei_profile_shape_of(&pd, cfg);
+        uint64_t hs = (uint64_t)d->kv_heads * sh.nseg;
+        if (sp->keep.dtype != EI_U32 || sp->selected.dtype != EI_U32)
+            return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: keep and selected must be EI_U32", fn);
+        if ((st = ei_tensor_check(ctx, sp->keep, hs, "ei_attention_sparse: keep")) ||
+            (st = ei_tensor_check(ctx, sp->selected, hs * sh.max_keep, "ei_attention_sparse: selected")) ||
+            (st = ei_tensor_binding(ctx, sp->keep, 0, hs, &b[4], &push.keep_skip)) ||
+            (st = ei_tensor_binding(ctx, sp->selected, 0, hs * sh.max_keep, &b[5], &push.selected_skip)))
+            return st;
+        push.segment = cfg->segment_size;
+        push.block = cfg->block_size;
+        push.nseg = sh.nseg;
+        push.max_keep = sh.max_keep;
+        push.threshold_len = cfg->threshold_len;
+        push.dense_layer = sp->layer < cfg->layer_skip || cfg->mode == EI_PREFILL_FULL;
+        /* Workgroups tile each segment of the queries on its own. */
+        uint32_t G = d->heads / d->kv_heads, tiles = (cfg->segment_size * G + p.rows - 1) / p.rows;
+        p.row_tiles = (d->q_len + cfg->segment_size - 1) / cfg->segment_size * tiles;
+    }
     ei_kernel kernel = {.shader = "attn_flash",
-                        .bindings = 4,
+                        .bindings = 6,
                         .push_size = sizeof push,
-                        .spec_count = 7,
-                        .spec = {ATTN_WORKGROUP, q.dtype, out.dtype, d->dim, p.lanes, p.tile, ATTN_WORKGROUP}};
+                        .spec_count = 8,
+                        .spec = {ATTN_WORKGROUP, q.dtype, out.dtype, d->dim, p.lanes, p.tile, ATTN_WORKGROUP,
+                                 sp != NULL}};
     ei_pipeline *pipe;
     st = ei_pipeline_get(ctx, &kernel, &pipe);
     if (st != EI_OK) return st;
     return dispatch_rows(cmd, pipe, b, &push, &push.row_base, &p, d->kv_heads);
+}
+
+ei_status ei_attention_prefill(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor q, ei_tensor k, ei_tensor v,
+                               ei_tensor out) {
+    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+    return record_flash(cmd, d, q, k, v, out, NULL, "ei_attention_prefill");
+}
+
+ei_status ei_attention_sparse(ei_cmd *cmd, const ei_attention_desc *d, const ei_entropy_config *cfg, uint32_t layer,
+                              ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor keep, ei_tensor selected,
+                              ei_tensor out) {
+    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+    if (!cfg) return ei_fail(cmd->ctx, EI_ERROR_INVALID_ARGUMENT, "ei_attention_sparse: config is NULL");
+    sparse_args sp = {cfg, layer, keep, selected};
+    return record_flash(cmd, d, q, k, v, out, &sp, "ei_attention_sparse");
 }
 
 uint64_t ei_attention_decode_scratch(const ei_context *ctx, const ei_attention_desc *d) {
