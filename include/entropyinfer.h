@@ -379,6 +379,40 @@ ei_status ei_attention_sparse(ei_cmd *cmd, const ei_attention_desc *desc, const 
                               uint32_t layer, ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor keep,
                               ei_tensor selected, ei_tensor out);
 
+/* ---- EntropyInfer prefill of one layer (the methods layer) ------------ */
+
+/* Where a layer's prefill keeps its intermediate results in the caller's
+ * scratch buffer: byte offsets of each tensor (all f32 except keep, rigid
+ * and selected, EI_U32; shapes as in ei_observe, ei_budgets and
+ * ei_select_blocks), and the scratch size. After a recorded layer has run,
+ * entropy, rigid and keep are that layer's profile (for heatmaps, stats and
+ * tests). `profiled` is 0 when the layer runs dense without a profile: mode
+ * full, a layer below layer_skip, or a prompt too short for any segment to be
+ * sparse (the profile offsets then hold nothing). */
+typedef struct ei_prefill_layout {
+    ei_profile_shape shape;
+    int profiled;
+    uint64_t qmax, qmin, kmax, kmin, scores, entropy, keep, rigid, selected;
+    uint64_t bytes;
+} ei_prefill_layout;
+
+ei_status ei_prefill_layout_of(ei_context *ctx, const ei_attention_desc *desc, const ei_entropy_config *cfg,
+                               uint32_t layer, ei_prefill_layout *out);
+
+/* Records the prefill attention of layer `layer` over the whole prompt
+ * (desc: q_len = kv_len = L, causal, no window; Q and K after RoPE):
+ * pooling, observation, budgets and selection when the layout says
+ * `profiled`, then block-sparse attention (dense where section 3 says so).
+ * scratch: the buffer of at least layout.bytes, from offset 0. */
+ei_status ei_prefill_layer(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg, uint32_t layer,
+                           ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor out, ei_buffer *scratch);
+
+/* The two halves of ei_prefill_layer, for callers that time them apart. */
+ei_status ei_prefill_profile(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg, uint32_t layer,
+                             ei_tensor q, ei_tensor k, ei_buffer *scratch);
+ei_status ei_prefill_attend(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg, uint32_t layer,
+                            ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor out, ei_buffer *scratch);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -273,6 +273,53 @@ static void check_config(ei_context *ctx) {
     ei_buffer_destroy(b);
 }
 
+/* The layer API end to end: its output is the sparse attention over the
+ * blocks its own profile chose; unprofiled layers are dense. */
+static void check_layer(ei_context *ctx, ei_entropy_config cfg, uint32_t layer, int want_profiled, const char *what) {
+    ei_attention_desc d = {1500, 1500, 8, 2, 64, 0, 1, 0, 0};
+    uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
+    uint16_t *sq = xcalloc(q_n, 2), *sk = xcalloc(kv_n, 2), *sv = xcalloc(kv_n, 2), *so = xcalloc(q_n, 2);
+    float *fq = xcalloc(q_n, 4), *fk = xcalloc(kv_n, 4), *fv = xcalloc(kv_n, 4), *ref = xcalloc(q_n, 4),
+          *got = xcalloc(q_n, 4);
+    tu_random_tensor(EI_F16, q_n, 1.0f, sq, fq);
+    tu_random_tensor(EI_F16, kv_n, 1.0f, sk, fk);
+    tu_random_tensor(EI_F16, kv_n, 1.0f, sv, fv);
+    ei_prefill_layout l;
+    CHECK_STATUS(ei_prefill_layout_of(ctx, &d, &cfg, layer, &l), EI_OK, ctx);
+    CHECK(l.profiled == want_profiled, "%s: profiled %d, want %d", what, l.profiled, want_profiled);
+    ei_buffer *io = tu_buffer(ctx, 2 * (q_n * 2 + kv_n * 2)), *scratch = tu_buffer(ctx, l.bytes);
+    uint64_t ok = q_n * 2, ov = ok + kv_n * 2, oo = ov + kv_n * 2;
+    CHECK_STATUS(ei_buffer_upload(io, 0, sq, q_n * 2), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(io, ok, sk, kv_n * 2), EI_OK, ctx);
+    CHECK_STATUS(ei_buffer_upload(io, ov, sv, kv_n * 2), EI_OK, ctx);
+    ei_cmd *cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_prefill_layer(cmd, &d, &cfg, layer, (ei_tensor){io, 0, EI_F16}, (ei_tensor){io, ok, EI_F16},
+                                  (ei_tensor){io, ov, EI_F16}, (ei_tensor){io, oo, EI_F16}, scratch),
+                 EI_OK, ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    CHECK_STATUS(ei_buffer_download(io, oo, so, q_n * 2), EI_OK, ctx);
+    tu_to_float(EI_F16, so, q_n, got);
+    uint64_t hs = (uint64_t)d.kv_heads * l.shape.nseg, sparse = 0;
+    if (l.profiled) {
+        uint32_t *keep = xcalloc(hs, 4), *sel = xcalloc(hs * l.shape.max_keep, 4);
+        CHECK_STATUS(ei_buffer_download(scratch, l.keep, keep, hs * 4), EI_OK, ctx);
+        CHECK_STATUS(ei_buffer_download(scratch, l.selected, sel, hs * l.shape.max_keep * 4), EI_OK, ctx);
+        for (uint64_t i = 0; i < hs; i++) sparse += keep[i] > 0;
+        ref_attention_sparse(&d, &cfg, layer, fq, fk, fv, keep, sel, ref);
+        free(keep), free(sel);
+    } else {
+        ref_attention(&d, fq, fk, fv, NULL, ref);
+    }
+    double err = tu_rel_error(got, ref, q_n);
+    CHECK(err <= 2e-3, "%s: relative error %.3g", what, err);
+    printf("layer %-30s profiled %d, %llu (head, segment)s keep blocks, rel err %.2e\n", what, l.profiled,
+           (unsigned long long)sparse, err);
+    ei_buffer_destroy(io), ei_buffer_destroy(scratch);
+    free(sq), free(sk), free(sv), free(so), free(fq), free(fk), free(fv), free(ref), free(got);
+}
+
 int main(void) {
     tu_seed();
     ei_context *ctx = tu_context();
@@ -298,6 +345,13 @@ int main(void) {
     r.d.heads = r.d.kv_heads * (1u << tu_below(4));
     run_case(ctx, &r);
     check_modes(ctx);
+    check_layer(ctx, small, 1, 1, "entropy, layer 1");
+    small.mode = EI_PREFILL_CRITIPREFILL;
+    check_layer(ctx, small, 5, 1, "critiprefill, layer 5");
+    small.mode = EI_PREFILL_ENTROPY;
+    check_layer(ctx, small, 0, 0, "layer 0 < layer_skip: dense");
+    small.mode = EI_PREFILL_FULL;
+    check_layer(ctx, small, 3, 0, "full: dense");
     check_config(ctx);
     return tu_finish(ctx);
 }
