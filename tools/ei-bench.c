@@ -1,11 +1,18 @@
 /* ei-bench: times the library's operations on the GPU with timestamps.
  *
- *   ei-bench --op attn|decode --len N --heads H --kv-heads Hkv --dim D
- *            --dtype f16|f32|bf16 [--reps R] [--json] [--sweep]
+ *   ei-bench --op attn|decode|prefill --len N --heads H --kv-heads Hkv
+ *            --dim D --dtype f16|f32|bf16 [--method M] [--inputs I]
+ *            [--reps R] [--json] [--sweep]
  *
- * attn: causal prefill of N queries over N keys; reports TFLOP/s counted as
- * 4*H*D*N^2/2 (the causal half). decode: one query over an N-key cache;
- * reports GB/s of K and V read. --sweep runs N = 128K, 64K, ... 1K (--max-len
+ * attn: dense causal prefill of N queries over N keys; reports TFLOP/s
+ * counted as 4*H*D*N^2/2 (the causal half). decode: one query over an
+ * N-key cache; reports GB/s of K and V read. prefill: one layer of
+ * EntropyInfer prefill (--method full|entropy|reference|critiprefill, the
+ * paper's constants, layer 1), split into profile_ms (pool, observe,
+ * budgets, select) and attn_ms, with the mean keep per (head, segment) and
+ * the density (attended over causal query-key pairs). --inputs random (the
+ * default: near-uniform attention) or structured (even KV heads get an
+ * attention sink at block 0: queries positive, those keys all 1). --sweep runs N = 128K, 64K, ... 1K (--max-len
  * caps it), longest first: a large allocation made after smaller ones were
  * freed ran several times slower on an NVIDIA H200 (fragmented memory). Times are the median of R runs, each bracketed by timestamps. */
 #include <cjson/cJSON.h>
@@ -18,11 +25,20 @@
 #include <entropyinfer.h>
 
 typedef struct args {
-    const char *op;
+    const char *op, *method, *inputs;
     unsigned len, heads, kv_heads, dim, reps, max_len;
     ei_dtype dtype;
     int json, sweep;
 } args;
+
+/* What one case measured. */
+typedef struct result {
+    double ms, phase_ms[2];
+    uint64_t scratch;
+    double mean_keep, density;
+} result;
+
+static const char *const methods[] = {"entropy", "reference", "critiprefill", "full"};
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -32,7 +48,7 @@ static int cmp_double(const void *a, const void *b) {
 static const char *dtype_name(ei_dtype t) { return t == EI_F32 ? "f32" : t == EI_F16 ? "f16" : "bf16"; }
 
 /* Fills a buffer with small random values in the given dtype. */
-static ei_status fill_random(ei_buffer *b, uint64_t n, ei_dtype t, uint32_t seed) {
+static ei_status fill_random(ei_buffer *b, uint64_t n, ei_dtype t, uint32_t seed, int positive) {
     size_t es = ei_dtype_size(t);
     uint64_t chunk = 1u << 22, done = 0;
     unsigned char *host = malloc(chunk * es);
@@ -43,6 +59,7 @@ static ei_status fill_random(ei_buffer *b, uint64_t n, ei_dtype t, uint32_t seed
         for (uint64_t i = 0; i < m; i++) {
             seed = seed * 1664525u + 1013904223u;
             float x = (float)(seed >> 8) / 16777216.0f * 2.0f - 1.0f;
+            if (positive && x < 0) x = -x;
             if (t == EI_F32) {
                 memcpy(host + 4 * i, &x, 4);
             } else {
@@ -73,48 +90,133 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-/* One case: returns the median milliseconds in *ms. */
-static ei_status run_case(ei_context *ctx, const args *a, unsigned len, double *ms, uint64_t *scratch_bytes) {
-    int decode = strcmp(a->op, "decode") == 0;
-    ei_attention_desc d = {decode ? 1 : len, len, a->heads, a->kv_heads, a->dim, 0, 1, 0, 0};
+static double median(double *x, uint32_t n) {
+    qsort(x, n, sizeof x[0], cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/* Structured inputs: keys of block 0 of every even KV head set to 1. */
+static ei_status plant_sinks(ei_buffer *k, const args *a, uint32_t block) {
     size_t es = ei_dtype_size(a->dtype);
-    uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)len * d.kv_heads * d.dim;
-    *scratch_bytes = decode ? ei_attention_decode_scratch(ctx, &d) : 0;
+    unsigned char one[4];
+    float f = 1.0f;
+    uint16_t h = a->dtype == EI_F16 ? 0x3c00 : 0x3f80;
+    if (a->dtype == EI_F32) memcpy(one, &f, 4);
+    else memcpy(one, &h, 2);
+    unsigned char *row = malloc((size_t)a->dim * es);
+    if (!row) return EI_ERROR_OUT_OF_HOST_MEMORY;
+    for (unsigned i = 0; i < a->dim; i++) memcpy(row + i * es, one, es);
+    ei_status st = EI_OK;
+    for (uint32_t r = 0; st == EI_OK && r < block; r++)
+        for (uint32_t hk = 0; st == EI_OK && hk < a->kv_heads; hk += 2)
+            st = ei_buffer_upload(k, ((uint64_t)r * a->kv_heads + hk) * a->dim * es, row, a->dim * es);
+    free(row);
+    return st;
+}
+
+typedef struct bench_case {
+    const args *a;
+    int op; /* 0 attn, 1 decode, 2 prefill */
+    ei_attention_desc d;
+    ei_entropy_config cfg;
+    ei_tensor q, k, v, o, s;
+    ei_buffer *scratch;
+} bench_case;
+
+/* Records phase 0 or 1 of one run: the whole op, or for prefill the
+ * profile (0) and the attention (1). */
+static ei_status record(ei_cmd *cmd, const bench_case *c, int phase) {
+    const ei_attention_desc *d = &c->d;
+    if (c->op == 0) return ei_attention_prefill(cmd, d, c->q, c->k, c->v, c->o);
+    if (c->op == 1) return ei_attention_decode(cmd, d, c->q, c->k, c->v, NULL, c->o, c->s);
+    return phase == 0 ? ei_prefill_profile(cmd, d, &c->cfg, 1, c->q, c->k, c->scratch)
+                      : ei_prefill_attend(cmd, d, &c->cfg, 1, c->q, c->k, c->v, c->o, c->scratch);
+}
+
+/* Mean keep over the profiled (head, segment)s and the density of the
+ * attended query-key pairs, from the layer's keep counts. */
+static ei_status keep_stats(const bench_case *c, const ei_prefill_layout *l, result *r) {
+    r->mean_keep = 0;
+    r->density = 1;
+    if (!l->profiled) return EI_OK;
+    uint32_t nseg = l->shape.nseg, S = c->cfg.segment_size, b = c->cfg.block_size, L = c->d.q_len;
+    uint32_t *keep = malloc((size_t)c->d.kv_heads * nseg * 4);
+    if (!keep) return EI_ERROR_OUT_OF_HOST_MEMORY;
+    ei_status st = ei_buffer_download(c->scratch, l->keep, keep, (uint64_t)c->d.kv_heads * nseg * 4);
+    double kept = 0, attended = 0, causal = 0;
+    uint32_t first = (c->cfg.threshold_len + S - 1) / S;
+    for (uint32_t hk = 0; st == EI_OK && hk < c->d.kv_heads; hk++)
+        for (uint32_t s = 0; s < nseg; s++) {
+            uint32_t n = keep[hk * nseg + s], rows = (s + 1) * S < L ? S : L - s * S;
+            int sparse = s >= first && s >= 1 && s + 1 < nseg && n > 0;
+            kept += n;
+            for (uint32_t i = 0; i < rows; i++) {
+                double pos = (double)s * S + i;
+                causal += pos + 1;
+                attended += sparse ? (double)n * b + i + 1 : pos + 1;
+            }
+        }
+    free(keep);
+    r->mean_keep = kept / ((double)c->d.kv_heads * nseg);
+    r->density = attended / causal;
+    return st;
+}
+
+/* One case: medians of the phases over reps runs, after a warm-up. */
+static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *r) {
+    bench_case c = {.a = a, .op = strcmp(a->op, "attn") == 0 ? 0 : strcmp(a->op, "decode") == 0 ? 1 : 2};
+    c.d = (ei_attention_desc){c.op == 1 ? 1 : len, len, a->heads, a->kv_heads, a->dim, 0, 1, 0, 0};
+    c.cfg = ei_entropy_config_default();
+    for (int m = 0; m < 4; m++)
+        if (strcmp(a->method, methods[m]) == 0) c.cfg.mode = (ei_prefill_mode)m;
+    int phases = c.op == 2 ? 2 : 1;
+    memset(r, 0, sizeof *r);
+    ei_prefill_layout layout = {0};
+    size_t es = ei_dtype_size(a->dtype);
+    uint64_t q_n = (uint64_t)c.d.q_len * c.d.heads * c.d.dim, kv_n = (uint64_t)len * c.d.kv_heads * c.d.dim;
+    ei_status st = EI_OK;
+    if (c.op == 1) r->scratch = ei_attention_decode_scratch(ctx, &c.d);
+    if (c.op == 2 && (st = ei_prefill_layout_of(ctx, &c.d, &c.cfg, 1, &layout)) == EI_OK) r->scratch = layout.bytes;
     ei_buffer *q = NULL, *k = NULL, *v = NULL, *o = NULL, *s = NULL;
     ei_cmd *cmd = NULL;
-    ei_status st;
-    if ((st = ei_buffer_create(ctx, q_n * es, &q)) || (st = ei_buffer_create(ctx, kv_n * es, &k)) ||
+    int structured = strcmp(a->inputs, "structured") == 0;
+    if (st || (st = ei_buffer_create(ctx, q_n * es, &q)) || (st = ei_buffer_create(ctx, kv_n * es, &k)) ||
         (st = ei_buffer_create(ctx, kv_n * es, &v)) || (st = ei_buffer_create(ctx, q_n * es, &o)) ||
-        (*scratch_bytes && (st = ei_buffer_create(ctx, *scratch_bytes, &s))) ||
-        (st = fill_random(q, q_n, a->dtype, 1)) || (st = fill_random(k, kv_n, a->dtype, 2)) ||
-        (st = fill_random(v, kv_n, a->dtype, 3)))
+        (r->scratch && (st = ei_buffer_create(ctx, r->scratch, &s))) ||
+        (st = fill_random(q, q_n, a->dtype, 1, structured)) || (st = fill_random(k, kv_n, a->dtype, 2, 0)) ||
+        (st = fill_random(v, kv_n, a->dtype, 3, 0)) || (structured && (st = plant_sinks(k, a, c.cfg.block_size))))
         goto done;
-    ei_tensor tq = {q, 0, a->dtype}, tk = {k, 0, a->dtype}, tv = {v, 0, a->dtype}, to = {o, 0, a->dtype};
-    ei_tensor ts = {s, 0, EI_F32};
-    uint32_t reps = a->reps, t[EI_MAX_TIMESTAMPS];
-#define RECORD_OP()                                                            \
-    (decode ? ei_attention_decode(cmd, &d, tq, tk, tv, NULL, to, ts)           \
-            : ei_attention_prefill(cmd, &d, tq, tk, tv, to))
+    c.q = (ei_tensor){q, 0, a->dtype}, c.k = (ei_tensor){k, 0, a->dtype}, c.v = (ei_tensor){v, 0, a->dtype};
+    c.o = (ei_tensor){o, 0, a->dtype}, c.s = (ei_tensor){s, 0, EI_F32}, c.scratch = s;
     /* Warm up for 200 ms (or 200 runs): a GPU idle while the inputs were
      * made runs the first short kernels at a lower clock. */
     double start = now_ms();
     for (int i = 0; st == EI_OK && i < 200 && now_ms() - start < 200; i++) {
-        if ((st = ei_cmd_begin(ctx, &cmd)) == EI_OK && (st = RECORD_OP()) == EI_OK) st = ei_cmd_run(cmd);
+        if ((st = ei_cmd_begin(ctx, &cmd)) == EI_OK) {
+            for (int p = 0; st == EI_OK && p < phases; p++) st = record(cmd, &c, p);
+            if (st == EI_OK) st = ei_cmd_run(cmd);
+        }
         ei_cmd_destroy(cmd);
         cmd = NULL;
     }
-    /* Then reps runs in one recording, each between two timestamps. */
+    /* Then reps runs in one recording, a timestamp before each phase. */
+    uint32_t reps = a->reps, t[EI_MAX_TIMESTAMPS];
     if (st != EI_OK || (st = ei_cmd_begin(ctx, &cmd))) goto done;
     for (uint32_t i = 0; st == EI_OK && i < reps; i++)
-        if ((st = ei_cmd_timestamp(cmd, &t[i])) == EI_OK) st = RECORD_OP();
-#undef RECORD_OP
-    if (st == EI_OK) st = ei_cmd_timestamp(cmd, &t[reps]);
+        for (int p = 0; st == EI_OK && p < phases; p++)
+            if ((st = ei_cmd_timestamp(cmd, &t[i * phases + p])) == EI_OK) st = record(cmd, &c, p);
+    if (st == EI_OK) st = ei_cmd_timestamp(cmd, &t[reps * phases]);
     if (st == EI_OK) st = ei_cmd_run(cmd);
-    double times[EI_MAX_TIMESTAMPS];
-    for (uint32_t i = 0; st == EI_OK && i < reps; i++) st = ei_cmd_elapsed_ms(cmd, t[i], t[i + 1], &times[i]);
+    double total[EI_MAX_TIMESTAMPS], part[2][EI_MAX_TIMESTAMPS];
+    for (uint32_t i = 0; st == EI_OK && i < reps; i++) {
+        for (int p = 0; st == EI_OK && p < phases; p++)
+            st = ei_cmd_elapsed_ms(cmd, t[i * phases + p], t[i * phases + p + 1], &part[p][i]);
+        if (st == EI_OK) st = ei_cmd_elapsed_ms(cmd, t[i * phases], t[(i + 1) * phases], &total[i]);
+    }
     if (st == EI_OK) {
-        qsort(times, reps, sizeof times[0], cmp_double);
-        *ms = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+        r->ms = median(total, reps);
+        for (int p = 0; p < phases; p++) r->phase_ms[p] = median(part[p], reps);
+        if (c.op == 2) st = keep_stats(&c, &layout, r);
     }
 done:
     ei_cmd_destroy(cmd);
@@ -122,15 +224,19 @@ done:
     return st;
 }
 
-static void report(const ei_context *ctx, const args *a, unsigned len, double ms, uint64_t scratch) {
-    int decode = strcmp(a->op, "decode") == 0;
+static void report(const ei_context *ctx, const args *a, unsigned len, const result *r) {
+    int decode = strcmp(a->op, "decode") == 0, prefill = strcmp(a->op, "prefill") == 0;
     double flops = 4.0 * a->heads * a->dim * (double)len * len / 2.0;
     double bytes = 2.0 * len * a->kv_heads * a->dim * ei_dtype_size(a->dtype);
-    double rate = decode ? bytes / ms * 1e-6 : flops / ms * 1e-9;
+    double rate = decode ? bytes / r->ms * 1e-6 : flops / r->ms * 1e-9;
     const char *device = ei_context_facts(ctx)->name;
     if (!a->json) {
-        printf("%-6s len %6u H %2u Hkv %2u D %3u %-4s  %9.3f ms  %8.2f %s\n", a->op, len, a->heads, a->kv_heads,
-               a->dim, dtype_name(a->dtype), ms, rate, decode ? "GB/s" : "TFLOP/s");
+        printf("%-7s len %6u H %2u Hkv %2u D %3u %-4s  %9.3f ms  %8.2f %s", a->op, len, a->heads, a->kv_heads, a->dim,
+               dtype_name(a->dtype), r->ms, rate, decode ? "GB/s" : prefill ? "TFLOP/s dense-equivalent" : "TFLOP/s");
+        if (prefill)
+            printf("  %s %s: profile %.3f ms, attention %.3f ms, mean keep %.1f, density %.3f", a->method, a->inputs,
+                   r->phase_ms[0], r->phase_ms[1], r->mean_keep, r->density);
+        printf("\n");
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -142,9 +248,17 @@ static void report(const ei_context *ctx, const args *a, unsigned len, double ms
     cJSON_AddNumberToObject(o, "dim", a->dim);
     cJSON_AddStringToObject(o, "dtype", dtype_name(a->dtype));
     cJSON_AddNumberToObject(o, "reps", a->reps);
-    cJSON_AddNumberToObject(o, "ms", ms);
+    cJSON_AddNumberToObject(o, "ms", r->ms);
     cJSON_AddNumberToObject(o, decode ? "gbps" : "tflops", rate);
-    if (decode) cJSON_AddNumberToObject(o, "scratch_bytes", (double)scratch);
+    if (decode) cJSON_AddNumberToObject(o, "scratch_bytes", (double)r->scratch);
+    if (prefill) {
+        cJSON_AddStringToObject(o, "method", a->method);
+        cJSON_AddStringToObject(o, "inputs", a->inputs);
+        cJSON_AddNumberToObject(o, "profile_ms", r->phase_ms[0]);
+        cJSON_AddNumberToObject(o, "attn_ms", r->phase_ms[1]);
+        cJSON_AddNumberToObject(o, "mean_keep", r->mean_keep);
+        cJSON_AddNumberToObject(o, "density", r->density);
+    }
     cJSON_AddStringToObject(o, "device", device);
     char *text = cJSON_PrintUnformatted(o);
     if (text) printf("%s\n", text);
@@ -154,19 +268,21 @@ static void report(const ei_context *ctx, const args *a, unsigned len, double ms
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
-            "usage: ei-bench --op attn|decode [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
-            "                [--dtype f16|f32|bf16] [--reps R] [--json] [--sweep [--max-len N]]\n");
+            "usage: ei-bench --op attn|decode|prefill [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
+            "                [--dtype f16|f32|bf16] [--method entropy|reference|critiprefill|full]\n"
+            "                [--inputs random|structured] [--reps R] [--json] [--sweep [--max-len N]]\n");
     return code;
 }
 
 int main(int argc, char **argv) {
-    args a = {"attn", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0};
+    args a = {"attn", "entropy", "random", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0};
     static const struct option opts[] = {
         {"op", required_argument, 0, 'o'},     {"len", required_argument, 0, 'l'},
         {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
         {"dim", required_argument, 0, 'd'},    {"dtype", required_argument, 0, 't'},
         {"reps", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
         {"sweep", no_argument, 0, 's'},        {"max-len", required_argument, 0, 'm'},
+        {"method", required_argument, 0, 'M'}, {"inputs", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -181,6 +297,8 @@ int main(int argc, char **argv) {
         case 'j': a.json = 1; break;
         case 's': a.sweep = 1; break;
         case 'm': a.max_len = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'M': a.method = optarg; break;
+        case 'I': a.inputs = optarg; break;
         case 't':
             if (strcmp(optarg, "f16") == 0) a.dtype = EI_F16;
             else if (strcmp(optarg, "f32") == 0) a.dtype = EI_F32;
@@ -191,9 +309,14 @@ int main(int argc, char **argv) {
         default: return usage(2);
         }
     }
-    if (strcmp(a.op, "attn") != 0 && strcmp(a.op, "decode") != 0) return usage(2);
-    if (a.reps < 1 || a.reps >= EI_MAX_TIMESTAMPS || a.len < 1) {
-        fprintf(stderr, "ei-bench: --reps must be 1..%d and --len positive\n", EI_MAX_TIMESTAMPS - 1);
+    int known_method = 0;
+    for (int m = 0; m < 4; m++) known_method |= strcmp(a.method, methods[m]) == 0;
+    if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill")) || !known_method ||
+        (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")))
+        return usage(2);
+    unsigned most = strcmp(a.op, "prefill") == 0 ? EI_MAX_TIMESTAMPS / 2 - 1 : EI_MAX_TIMESTAMPS - 1;
+    if (a.reps < 1 || a.reps > most || a.len < 1) {
+        fprintf(stderr, "ei-bench: --reps must be 1..%u and --len positive\n", most);
         return 2;
     }
     char error[512] = "";
@@ -211,11 +334,10 @@ int main(int argc, char **argv) {
     unsigned top = a.sweep ? 1024 : a.len;
     while (a.sweep && top * 2 <= a.max_len) top *= 2;
     for (unsigned len = top; len >= (a.sweep ? 1024u : a.len); len /= 2) {
-        double ms = 0;
-        uint64_t scratch = 0;
-        st = run_case(ctx, &a, len, &ms, &scratch);
+        result r;
+        st = run_case(ctx, &a, len, &r);
         if (st == EI_OK) {
-            report(ctx, &a, len, ms, scratch);
+            report(ctx, &a, len, &r);
             fflush(stdout);
         } else {
             fprintf(stderr, "ei-bench: len %u: %s: %s\n", len, ei_status_name(st), ei_context_error(ctx));

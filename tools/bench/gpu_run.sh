@@ -12,7 +12,7 @@ ldconfig
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
 export LD_LIBRARY_PATH=$PWD/build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-for t in context pool attention; do
+for t in context pool attention entropy; do
   build/tests/test_$t > "$out/test_$t.log" 2>&1
   echo "test_$t: exit $? ($(tail -n 1 "$out/test_$t.log"))"
 done
@@ -22,6 +22,15 @@ shape="--heads 32 --kv-heads 8 --dim 128 --dtype f16"
 # ${EI_ATTN_MAX_LEN:-32768}; everything else to 128K.
 build/tools/ei-bench --op attn $shape --sweep --max-len "${EI_ATTN_MAX_LEN:-32768}" --reps 5 --json | tee -a "$out/bench.jsonl"
 build/tools/ei-bench --op decode $shape --sweep --reps 9 --json | tee -a "$out/bench.jsonl"
+# One layer of EntropyInfer prefill (the paper's constants). Dense (full)
+# only to 32K: the portable dense kernel takes 10-50 s a run beyond.
+for len in 32768 131072; do
+  for inputs in random structured; do
+    build/tools/ei-bench --op prefill --method entropy --inputs $inputs $shape --len $len --reps 3 --json | tee -a "$out/bench.jsonl"
+  done
+  build/tools/ei-bench --op prefill --method critiprefill $shape --len $len --reps 3 --json | tee -a "$out/bench.jsonl"
+done
+build/tools/ei-bench --op prefill --method full $shape --len 32768 --reps 3 --json | tee -a "$out/bench.jsonl"
 for op in attn decode; do
   python3 tools/bench/torch_ref.py --op $op $shape --sweep --reps 9 | tee -a "$out/bench.jsonl"
 done
