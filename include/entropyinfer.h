@@ -324,6 +324,8 @@ typedef struct ei_profile_desc {
     uint32_t heads;    /* H */
     uint32_t kv_heads; /* Hkv, divides H */
     uint32_t dim;      /* D, even */
+    ei_dtype dtype;    /* the model's dtype (of Q and K): reference mode rounds to it */
+    uint32_t layer;    /* the layer's index: layer_fusion blends from layer 2 on */
 } ei_profile_desc;
 
 /* Counts derived from L, S and b: nseg = ceil(L / S),
@@ -345,15 +347,25 @@ ei_profile_shape ei_profile_shape_of(const ei_profile_desc *desc, const ei_entro
  *   entropy [kv_heads][nseg] f32: E of the fp32 softmax over all nblk blocks
  *     with the masked ones at the most negative finite value (segment 0 sees
  *     nothing, so its softmax is uniform).
- * Needs nseg >= 2. */
+ * In reference mode with f16/bf16 desc->dtype, every step rounds to that
+ * dtype as the paper's code does (algorithm.md section 2b), and the visible
+ * scores are replaced by the rounded P, which selection then orders by.
+ * (One deliberate difference: in f16, 1e-9 rounds to 0 and the paper's code
+ * gets 0 * log(0) = NaN for every P that underflowed; we take 0.)
+ * With cfg->layer_fusion, `fused` ([kv_heads][nseg][nblk] f32, the same
+ * tensor for every layer in order) carries P from layer to layer: from
+ * layer 2 on P = 0.25 P(previous) + 0.75 P, and the scores are replaced by
+ * that P; otherwise fused may be NULL. Needs nseg >= 2. */
 ei_status ei_observe(ei_cmd *cmd, const ei_profile_desc *desc, const ei_entropy_config *cfg, ei_tensor qmax,
-                     ei_tensor qmin, ei_tensor kmax, ei_tensor kmin, ei_tensor scores, ei_tensor entropy);
+                     ei_tensor qmin, ei_tensor kmax, ei_tensor kmin, ei_tensor scores, ei_tensor entropy,
+                     const ei_tensor *fused);
 
 /* Budgets from entropy (section 2, steps 1-4; the mode decides): from
  * entropy [kv_heads][nseg] f32 it writes keep [kv_heads][nseg] EI_U32
  * (blocks each (head, segment) selects, after every cap; 0 for segment 0)
  * and rigid [kv_heads] EI_U32 (1 for a rigid head). The budget recurrence
- * runs in f32 without fused multiply-adds, so a CPU doing the same f32
+ * runs in f32 without fused multiply-adds (rounding each step to the
+ * model's dtype in reference mode with f16/bf16), so a CPU doing the same
  * operations gets the same keep counts. */
 ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *desc, const ei_entropy_config *cfg, ei_tensor entropy,
                      ei_tensor keep, ei_tensor rigid);
@@ -393,6 +405,7 @@ typedef struct ei_prefill_layout {
     ei_profile_shape shape;
     int profiled;
     uint64_t qmax, qmin, kmax, kmin, scores, entropy, keep, rigid, selected;
+    uint64_t fused; /* with layer_fusion: P carried between layers (pass the same scratch to every layer, in order) */
     uint64_t bytes;
 } ei_prefill_layout;
 

@@ -3,10 +3,17 @@
 // per KV head walking its segments in order (the recurrence is sequential).
 // `precise` keeps every operation a separate f32 operation (no fused
 // multiply-add), so a CPU doing the same operations gets the same keeps.
-// In reference mode every head then gets the segment's largest keep.
+// In reference mode every head then gets the segment's largest keep. With
+// ROUND (reference mode with f16/bf16 inputs, section 2b) every step is
+// rounded to the model's dtype, as the paper's code computes the budgets on
+// tensors of that dtype.
+#extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint WG = 64;
+layout(constant_id = 2) const uint ROUND = 0; // EI_F32: none; EI_F16 or EI_BF16
+
+#include "common/dtype.glsl"
 
 layout(set = 0, binding = 0) readonly buffer Entropy { float entropy[]; };
 layout(set = 0, binding = 1) coherent buffer Keep { uint keep[]; };
@@ -40,15 +47,16 @@ void main() {
         keep[k0] = 0u;
         for (uint s = 1u; s < pc.nseg; s++) {
             if (!is_rigid && pc.mode != MODE_CRITIPREFILL) {
-                precise float r = pc.delta_t;
+                precise float r = ei_round(pc.delta_t, ROUND);
                 if (s > 1u) {
                     precise float prev = entropy[e0 + s - 1u];
-                    r = (entropy[e0 + s] - prev) / (prev + 1e-9);
+                    r = ei_round(ei_round(entropy[e0 + s] - prev, ROUND) / ei_round(prev + 1e-9, ROUND), ROUND);
                 }
-                r = min(max(r, 0.0), top);
-                budget = min(max(budget + gain * (r - pc.delta_t), B0), ceiling);
+                r = ei_round(min(max(r, 0.0), top), ROUND);
+                precise float step = ei_round(gain * ei_round(r - pc.delta_t, ROUND), ROUND);
+                budget = ei_round(min(max(ei_round(budget + step, ROUND), B0), ceiling), ROUND);
             }
-            uint n = uint(floor(budget / float(pc.block)));
+            uint n = uint(floor(ei_round(budget / float(pc.block), ROUND)));
             uint cap = min(s * pc.nrep, pc.maxeff);
             keep[k0 + s] = pc.mode == MODE_FULL ? 0u : min(n, cap);
         }

@@ -20,6 +20,24 @@ uint ei_bf16(float x) {
     return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
 
+// x rounded to the nearest f16 (even on ties), as a float; the
+// subnormal range has a fixed quantum of 2^-24, overflow gives infinity.
+float ei_round_f16(float x) {
+    float a = abs(x);
+    if (a < 6.103515625e-05) return roundEven(x * 16777216.0) / 16777216.0;
+    if (a >= 65520.0) return x > 0.0 ? uintBitsToFloat(0x7f800000u) : uintBitsToFloat(0xff800000u);
+    uint u = floatBitsToUint(x);
+    u = (u + 0xfffu + ((u >> 13) & 1u)) & 0xffffe000u;
+    return uintBitsToFloat(u);
+}
+
+// x rounded to `type` (EI_F16 or EI_BF16; EI_F32 leaves it).
+float ei_round(float x, uint type) {
+    if (type == EI_F16) return ei_round_f16(x);
+    if (type == EI_BF16) return uintBitsToFloat(ei_bf16(x) << 16);
+    return x;
+}
+
 uint ei_pack16(vec2 v, uint type) {
     if (type == EI_F16) return packHalf2x16(v);
     return ei_bf16(v.x) | (ei_bf16(v.y) << 16);

@@ -35,7 +35,7 @@ ei_status ei_prefill_layout_of(ei_context *ctx, const ei_attention_desc *d, cons
                        "window)");
     if (!d->heads || !d->kv_heads || d->heads % d->kv_heads)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_prefill_layout_of: kv_heads must divide heads");
-    ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim};
+    ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim, EI_F32, layer};
     ei_prefill_layout l = {.shape = ei_profile_shape_of(&pd, cfg)};
     l.profiled = needs_profile(cfg, layer, &l.shape);
     uint64_t at = 0;
@@ -52,6 +52,7 @@ ei_status ei_prefill_layout_of(ei_context *ctx, const ei_attention_desc *d, cons
         l.keep = place(&at, hs * 4);
         l.rigid = place(&at, (uint64_t)d->kv_heads * 4);
         l.selected = place(&at, hs * sh->max_keep * 4);
+        if (cfg->layer_fusion) l.fused = place(&at, hs * sh->nblk * 4);
     }
     l.bytes = at ? at : 4;
     *out = l;
@@ -69,14 +70,15 @@ ei_status ei_prefill_profile(ei_cmd *cmd, const ei_attention_desc *d, const ei_e
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_prefill_profile: scratch must hold %llu bytes",
                        (unsigned long long)l.bytes);
     const ei_profile_shape *sh = &l.shape;
-    ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim};
+    ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim, q.dtype, layer};
+    ei_tensor fused = {scratch, l.fused, EI_F32};
     ei_pool_desc qd = {d->q_len, d->heads, d->dim, cfg->segment_size};
     ei_pool_desc kd = {sh->pool_len, d->kv_heads, d->dim, cfg->block_size};
 #define T(name, type) ((ei_tensor){scratch, l.name, type})
     if ((st = ei_pool_minmax(cmd, &qd, q, T(qmax, EI_F32), T(qmin, EI_F32))) ||
         (st = ei_pool_minmax(cmd, &kd, k, T(kmax, EI_F32), T(kmin, EI_F32))) ||
         (st = ei_observe(cmd, &pd, cfg, T(qmax, EI_F32), T(qmin, EI_F32), T(kmax, EI_F32), T(kmin, EI_F32),
-                         T(scores, EI_F32), T(entropy, EI_F32))) ||
+                         T(scores, EI_F32), T(entropy, EI_F32), cfg->layer_fusion ? &fused : NULL)) ||
         (st = ei_budgets(cmd, &pd, cfg, T(entropy, EI_F32), T(keep, EI_U32), T(rigid, EI_U32))))
         return st;
     return ei_select_blocks(cmd, &pd, cfg, T(scores, EI_F32), T(keep, EI_U32), T(selected, EI_U32));

@@ -181,7 +181,7 @@ static ei_status record_flash(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
         if (!d->causal || d->window || (d->kv_len - d->q_len) % cfg->segment_size || d->q_len > d->kv_len)
             return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
                            "%s: sparse attention is causal, has no window, and its queries start at a segment", fn);
-        ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim};
+        ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim, q.dtype, sp->layer};
         ei_profile_shape sh = ei_profile_shape_of(&pd, cfg);
         uint64_t hs = (uint64_t)d->kv_heads * sh.nseg;
         if (sp->keep.dtype != EI_U32 || sp->selected.dtype != EI_U32)

@@ -39,8 +39,14 @@ static ei_status bind(ei_context *ctx, ei_tensor t, ei_dtype want, uint64_t n, c
     return st == EI_OK ? ei_tensor_binding(ctx, t, 0, n, b, skip) : st;
 }
 
+/* The dtype reference mode rounds to (EI_F32: none). */
+static uint32_t rounding(const ei_profile_desc *d, const ei_entropy_config *cfg) {
+    return cfg->mode == EI_PREFILL_REFERENCE && (d->dtype == EI_F16 || d->dtype == EI_BF16) ? d->dtype : EI_F32;
+}
+
 ei_status ei_observe(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_config *cfg, ei_tensor qmax,
-                     ei_tensor qmin, ei_tensor kmax, ei_tensor kmin, ei_tensor scores, ei_tensor entropy) {
+                     ei_tensor qmin, ei_tensor kmax, ei_tensor kmin, ei_tensor scores, ei_tensor entropy,
+                     const ei_tensor *fused) {
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
     ei_context *ctx = cmd->ctx;
     const char *fn = "ei_observe";
@@ -50,7 +56,7 @@ ei_status ei_observe(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
     uint32_t G = d->heads / d->kv_heads;
     uint64_t q_n = (uint64_t)sh.nseg * d->heads * d->dim, k_n = (uint64_t)sh.nblk * d->kv_heads * d->dim;
     uint64_t a_n = (uint64_t)d->kv_heads * sh.nseg * sh.nblk, e_n = (uint64_t)d->kv_heads * sh.nseg;
-    uint32_t per_segment = G * d->dim * 4, st_count = ctx->facts.max_shared_memory / per_segment;
+    uint32_t per_segment = G * d->dim * 8, st_count = ctx->facts.max_shared_memory / per_segment;
     if (st_count > SCORES_MAX_SEGMENTS) st_count = SCORES_MAX_SEGMENTS;
     if (st_count == 0)
         return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "%s: %u query heads per KV head x dim %u exceed shared memory", fn,
@@ -59,32 +65,37 @@ ei_status ei_observe(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
         uint32_t nseg, nblk, nrep, heads, kv_heads, qmax_skip, qmin_skip, kmax_skip, kmin_skip, scores_skip;
     } sp = {sh.nseg, sh.nblk, cfg->segment_size / cfg->block_size, d->heads, d->kv_heads};
     struct {
-        uint32_t nseg, nblk, nrep, scores_skip, entropy_skip;
+        uint32_t nseg, nblk, nrep, scores_skip, entropy_skip, fused_skip;
     } ep = {sh.nseg, sh.nblk, sp.nrep};
-    ei_binding b[6];
+    if (cfg->layer_fusion && !fused)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: layer_fusion needs the fused tensor", fn);
+    uint32_t round = rounding(d, cfg), fusion = cfg->layer_fusion ? (d->layer >= 2 ? 2 : 1) : 0;
+    ei_binding b[7];
     if ((st = bind(ctx, qmax, EI_F32, q_n, fn, "qmax", &b[0], &sp.qmax_skip)) ||
         (st = bind(ctx, qmin, EI_F32, q_n, fn, "qmin", &b[1], &sp.qmin_skip)) ||
         (st = bind(ctx, kmax, EI_F32, k_n, fn, "kmax", &b[2], &sp.kmax_skip)) ||
         (st = bind(ctx, kmin, EI_F32, k_n, fn, "kmin", &b[3], &sp.kmin_skip)) ||
         (st = bind(ctx, scores, EI_F32, a_n, fn, "scores", &b[4], &sp.scores_skip)) ||
-        (st = bind(ctx, entropy, EI_F32, e_n, fn, "entropy", &b[5], &ep.entropy_skip)))
+        (st = bind(ctx, entropy, EI_F32, e_n, fn, "entropy", &b[5], &ep.entropy_skip)) ||
+        (fusion && (st = bind(ctx, *fused, EI_F32, a_n, fn, "fused", &b[6], &ep.fused_skip))))
         return st;
+    if (!fusion) b[6] = b[4]; /* not touched */
     ep.scores_skip = sp.scores_skip;
     ei_kernel ks = {.shader = "entropy_scores",
                     .bindings = 5,
                     .push_size = sizeof sp,
-                    .spec_count = 5,
-                    .spec = {SCORES_WORKGROUP, SCORES_WORKGROUP, d->dim, G, st_count}};
+                    .spec_count = 6,
+                    .spec = {SCORES_WORKGROUP, SCORES_WORKGROUP, d->dim, G, st_count, round}};
     ei_kernel ke = {.shader = "entropy_softmax",
-                    .bindings = 2,
+                    .bindings = 3,
                     .push_size = sizeof ep,
-                    .spec_count = 2,
-                    .spec = {SOFTMAX_WORKGROUP, SOFTMAX_WORKGROUP}};
+                    .spec_count = 5,
+                    .spec = {SOFTMAX_WORKGROUP, SOFTMAX_WORKGROUP, round, fusion, round != EI_F32 || fusion}};
     ei_pipeline *ps, *pe;
     if ((st = ei_pipeline_get(ctx, &ks, &ps)) || (st = ei_pipeline_get(ctx, &ke, &pe))) return st;
     uint32_t gx = (sh.nblk + SCORES_WORKGROUP - 1) / SCORES_WORKGROUP, gy = (sh.nseg + st_count - 1) / st_count;
     st = ei_cmd_dispatch(cmd, ps, b, &sp, gx, gy, d->kv_heads);
-    ei_binding eb[2] = {b[4], b[5]};
+    ei_binding eb[3] = {b[4], b[5], b[6]};
     return st == EI_OK ? ei_cmd_dispatch(cmd, pe, eb, &ep, sh.nseg, d->kv_heads, 1) : st;
 }
 
@@ -120,8 +131,8 @@ ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
     ei_kernel k = {.shader = "entropy_budgets",
                    .bindings = 3,
                    .push_size = sizeof p,
-                   .spec_count = 2,
-                   .spec = {BUDGETS_WORKGROUP, BUDGETS_WORKGROUP}};
+                   .spec_count = 3,
+                   .spec = {BUDGETS_WORKGROUP, BUDGETS_WORKGROUP, rounding(d, cfg)}};
     ei_pipeline *pipe;
     if ((st = ei_pipeline_get(ctx, &k, &pipe))) return st;
     return ei_cmd_dispatch(cmd, pipe, b, &p, 1, 1, 1);

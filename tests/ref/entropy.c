@@ -5,17 +5,33 @@
 #include <stdlib.h>
 
 #include "ref.h"
+#include "util/test_util.h"
+
+/* The dtype reference mode rounds to, EI_F32 for none. */
+static ei_dtype rounding(const ei_profile_desc *d, const ei_entropy_config *cfg) {
+    return cfg->mode == EI_PREFILL_REFERENCE && (d->dtype == EI_F16 || d->dtype == EI_BF16) ? d->dtype : EI_F32;
+}
+
+/* x rounded to t (to f32 first: the GPU's values are f32). */
+static double rnd(double x, ei_dtype t) {
+    if (t == EI_F16) return tu_f16_to_f32(tu_f32_to_f16((float)x));
+    if (t == EI_BF16) return tu_bf16_to_f32(tu_f32_to_bf16((float)x));
+    return x;
+}
 
 void ref_observe(const ei_profile_desc *d, const ei_entropy_config *cfg, const float *qmax, const float *qmin,
-                 const float *kmax, const float *kmin, double *scores, double *entropy) {
+                 const float *kmax, const float *kmin, double *scores, double *entropy, double *fused) {
     ei_profile_shape sh = ei_profile_shape_of(d, cfg);
     uint32_t G = d->heads / d->kv_heads, D = d->dim, nrep = cfg->segment_size / cfg->block_size;
+    ei_dtype R = rounding(d, cfg);
+    double masked = R == EI_F16 ? -65504.0 : R == EI_BF16 ? -3.38953139e38 : -FLT_MAX;
+    int blend = cfg->layer_fusion && d->layer >= 2, write_p = R != EI_F32 || cfg->layer_fusion;
     for (uint32_t hk = 0; hk < d->kv_heads; hk++)
         for (uint32_t s = 0; s < sh.nseg; s++) {
             double *a = scores + ((uint64_t)hk * sh.nseg + s) * sh.nblk;
             for (uint32_t j = 0; j < sh.nblk; j++) {
                 if (j >= s * nrep) { /* step 6: the causal block mask */
-                    a[j] = -FLT_MAX;
+                    a[j] = masked;
                     continue;
                 }
                 double mean = 0;
@@ -32,20 +48,26 @@ void ref_observe(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
                         xn += (double)qx[c] * kn[c];
                         nn += (double)qn[c] * kn[c];
                     }
-                    double a_max = (xx + nx) / 2, a_min = (xn + nn) / 2; /* step 4 */
+                    /* Step 4; with R each matmul result and each mean rounds. */
+                    double a_max = rnd((rnd(xx, R) + rnd(nx, R)) / 2, R), a_min = rnd((rnd(xn, R) + rnd(nn, R)) / 2, R);
+                    if (R == EI_F32) a_max = (xx + nx) / 2, a_min = (xn + nn) / 2;
                     mean += a_max > a_min ? a_max : a_min;
                 }
-                a[j] = mean / G;
+                a[j] = rnd(mean / G, R);
             }
             /* Steps 7-8: softmax over all nblk blocks, then entropy. */
             double big = -INFINITY, z = 0, e = 0;
             for (uint32_t j = 0; j < sh.nblk; j++) big = a[j] > big ? a[j] : big;
             for (uint32_t j = 0; j < sh.nblk; j++) z += exp(a[j] - big);
+            double *f = fused ? fused + ((uint64_t)hk * sh.nseg + s) * sh.nblk : NULL;
             for (uint32_t j = 0; j < sh.nblk; j++) {
-                double p = exp(a[j] - big) / z;
-                e -= p * log(p + 1e-9);
+                double p = rnd(exp(a[j] - big) / z, R);
+                if (blend) p = rnd(rnd(f[j] * 0.25, R) + rnd(p * 0.75, R), R);
+                if (f) f[j] = p;
+                if (write_p && j < s * nrep) a[j] = p;
+                if (p > 0) e -= rnd(p * rnd(log(rnd(p + 1e-9, R)), R), R); /* 0 log 0 = 0, also in f16 */
             }
-            entropy[hk * sh.nseg + s] = e;
+            entropy[hk * sh.nseg + s] = rnd(e, R);
         }
 }
 
@@ -55,6 +77,7 @@ void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
     uint32_t nrep = cfg->segment_size / cfg->block_size, b = cfg->block_size;
     const float B0 = (float)cfg->base_budget, dt = cfg->delta_t, gain = cfg->alpha * B0;
     uint32_t maxeff = sh.nblk - ((d->len % cfg->segment_size) / b + 1);
+    ei_dtype R = rounding(d, cfg);
     for (uint32_t hk = 0; hk < d->kv_heads; hk++) {
         const float *E = entropy + hk * sh.nseg;
         uint32_t *k = keep + hk * sh.nseg;
@@ -69,11 +92,13 @@ void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
         k[0] = 0;
         for (uint32_t s = 1; s < sh.nseg; s++) {
             if (!rigid[hk] && cfg->mode != EI_PREFILL_CRITIPREFILL) {
-                float r = s == 1 ? dt : (E[s] - E[s - 1]) / (E[s - 1] + 1e-9f);
-                r = fminf(fmaxf(r, 0.0f), 1.0f + dt);
-                budget = fminf(fmaxf(budget + gain * (r - dt), B0), 3.0f * B0);
+                float r = (float)rnd(dt, R);
+                if (s > 1) r = (float)rnd((float)rnd(E[s] - E[s - 1], R) / (float)rnd(E[s - 1] + 1e-9f, R), R);
+                r = (float)rnd(fminf(fmaxf(r, 0.0f), 1.0f + dt), R);
+                float step = (float)rnd(gain * (float)rnd(r - dt, R), R);
+                budget = (float)rnd(fminf(fmaxf((float)rnd(budget + step, R), B0), 3.0f * B0), R);
             }
-            uint32_t n = (uint32_t)floorf(budget / (float)b);
+            uint32_t n = (uint32_t)floorf((float)rnd(budget / (float)b, R));
             uint32_t cap = s * nrep < maxeff ? s * nrep : maxeff;
             k[s] = cfg->mode == EI_PREFILL_FULL ? 0 : n < cap ? n : cap;
         }

@@ -27,10 +27,13 @@ void ref_attention_sparse(const ei_attention_desc *d, const ei_entropy_config *c
                           float *out);
 
 /* entropy.c: the EntropyInfer prefill profile (algorithm.md sections 1-2).
- * scores: [kv_heads][nseg][nblk] doubles, the masked entries at -FLT_MAX;
- * entropy: [kv_heads][nseg]. */
+ * scores: [kv_heads][nseg][nblk] doubles, the masked entries at the mask
+ * value; entropy: [kv_heads][nseg]. Reference mode with f16/bf16 d->dtype
+ * rounds where the paper's code does (section 2b) and, like layer fusion
+ * (fused: [kv_heads][nseg][nblk], carried across layers; NULL without
+ * fusion), replaces the visible scores by P. */
 void ref_observe(const ei_profile_desc *d, const ei_entropy_config *cfg, const float *qmax, const float *qmin,
-                 const float *kmax, const float *kmin, double *scores, double *entropy);
+                 const float *kmax, const float *kmin, double *scores, double *entropy, double *fused);
 
 /* The budget recurrence in the same f32 operations as the GPU (this file is
  * compiled without floating-point contraction). keep: [kv_heads][nseg]. */
