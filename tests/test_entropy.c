@@ -345,8 +345,9 @@ static void check_fusion(ei_context *ctx) {
 
 /* The layer API end to end: its output is the sparse attention over the
  * blocks its own profile chose; unprofiled layers are dense. */
-static void check_layer(ei_context *ctx, ei_entropy_config cfg, uint32_t layer, int want_profiled, const char *what) {
-    ei_attention_desc d = {1500, 1500, 8, 2, 64, 0, 1, 0, 0};
+static void check_layer(ei_context *ctx, ei_entropy_config cfg, uint32_t len, uint32_t layer, int want_profiled,
+                        const char *what) {
+    ei_attention_desc d = {len, len, 8, 2, 64, 0, 1, 0, 0};
     uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
     uint16_t *sq = xcalloc(q_n, 2), *sk = xcalloc(kv_n, 2), *sv = xcalloc(kv_n, 2), *so = xcalloc(q_n, 2);
     float *fq = xcalloc(q_n, 4), *fk = xcalloc(kv_n, 4), *fv = xcalloc(kv_n, 4), *ref = xcalloc(q_n, 4),
@@ -419,13 +420,15 @@ int main(void) {
     run_case(ctx, &r);
     check_modes(ctx);
     check_fusion(ctx);
-    check_layer(ctx, small, 1, 1, "entropy, layer 1");
+    check_layer(ctx, small, 1500, 1, 1, "entropy, layer 1");
+    check_layer(ctx, small, 40, 1, 0, "L < S: dense");
+    check_layer(ctx, small, 191, 1, 0, "3 segments, below threshold: dense");
     small.mode = EI_PREFILL_CRITIPREFILL;
-    check_layer(ctx, small, 5, 1, "critiprefill, layer 5");
+    check_layer(ctx, small, 1500, 5, 1, "critiprefill, layer 5");
     small.mode = EI_PREFILL_ENTROPY;
-    check_layer(ctx, small, 0, 0, "layer 0 < layer_skip: dense");
+    check_layer(ctx, small, 1500, 0, 0, "layer 0 < layer_skip: dense");
     small.mode = EI_PREFILL_FULL;
-    check_layer(ctx, small, 3, 0, "full: dense");
+    check_layer(ctx, small, 1500, 3, 0, "full: dense");
     check_config(ctx);
     return tu_finish(ctx);
 }
