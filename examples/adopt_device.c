@@ -32,7 +32,8 @@ static int want_validation(void) {
     VkLayerProperties *p = malloc((n ? n : 1) * sizeof *p);
     int found = 0;
     if (p && vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n; i++) found |= strcmp(p[i].layerName, "VK_LAYER_KHRONOS_validation") == 0;
+        for (uint32_t i = 0; i < n; i++)
+            found |= strcmp(p[i].layerName, "VK_LAYER_KHRONOS_validation") == 0;
     free(p);
     return found;
 }
@@ -51,11 +52,12 @@ static int app_create(app *a, int validation) {
     const char *layer = "VK_LAYER_KHRONOS_validation";
     const char *ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
     VkApplicationInfo info = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .apiVersion = VK_API_VERSION_1_2};
-    VkDebugUtilsMessengerCreateInfoEXT msg = {
-        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT,
-        .pfnUserCallback = on_message};
+    VkDebugUtilsMessengerCreateInfoEXT msg = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                                              .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                                                                 VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                                              .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                                                             VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT,
+                                              .pfnUserCallback = on_message};
     VkInstanceCreateInfo ci = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                                .pApplicationInfo = &info,
                                .enabledLayerCount = validation,
@@ -82,9 +84,8 @@ static int app_create(app *a, int validation) {
                                   .queueFamilyIndex = a->family,
                                   .queueCount = 1,
                                   .pQueuePriorities = &priority};
-    VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-                             .queueCreateInfoCount = 1,
-                             .pQueueCreateInfos = &qi};
+    VkDeviceCreateInfo di = {
+        .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
     if (vkCreateDevice(a->gpu, &di, NULL, &a->device) != VK_SUCCESS) return 0;
     vkGetDeviceQueue(a->device, a->family, 0, &a->queue);
     return 1;
@@ -110,7 +111,8 @@ static int library_work(const app *a) {
     }
     enum { ROWS = 64, ROW = 16, BLOCKS = ROWS / 8 };
     float x[ROWS * ROW], got[BLOCKS * ROW];
-    for (int i = 0; i < ROWS * ROW; i++) x[i] = (float)((i * 7919) % 101) - 50.0f;
+    for (int i = 0; i < ROWS * ROW; i++)
+        x[i] = (float)((i * 7919) % 101) - 50.0f;
     ei_buffer *buf = NULL;
     ei_cmd *cmd = NULL;
     ei_pool_desc pool = {ROWS, 2, 8, 8};
@@ -124,7 +126,8 @@ static int library_work(const app *a) {
     for (int b = 0; ok && b < BLOCKS; b++)
         for (int i = 0; i < ROW; i++) {
             float m = x[b * 8 * ROW + i];
-            for (int r = 1; r < 8; r++) m = x[(b * 8 + r) * ROW + i] > m ? x[(b * 8 + r) * ROW + i] : m;
+            for (int r = 1; r < 8; r++)
+                m = x[(b * 8 + r) * ROW + i] > m ? x[(b * 8 + r) * ROW + i] : m;
             if (got[b * ROW + i] != m) ok = 0;
         }
     printf("library pooling on the app's device (%s): %s\n", ei_context_facts(ctx)->name, ok ? "ok" : "WRONG");
@@ -136,9 +139,8 @@ static int library_work(const app *a) {
 
 /* The app's own work after the library is gone: fill a buffer, read it back. */
 static int app_work(const app *a) {
-    VkBufferCreateInfo bi = {.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-                             .size = 256,
-                             .usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT};
+    VkBufferCreateInfo bi = {
+        .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 256, .usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT};
     VkBuffer buf;
     if (vkCreateBuffer(a->device, &bi, NULL, &buf) != VK_SUCCESS) return 0;
     VkMemoryRequirements req;
@@ -150,9 +152,8 @@ static int app_work(const app *a) {
     while (type < mp.memoryTypeCount &&
            !((req.memoryTypeBits & (1u << type)) && (mp.memoryTypes[type].propertyFlags & want) == want))
         type++;
-    VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                               .allocationSize = req.size,
-                               .memoryTypeIndex = type};
+    VkMemoryAllocateInfo ai = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size, .memoryTypeIndex = type};
     VkDeviceMemory mem;
     if (type == mp.memoryTypeCount || vkAllocateMemory(a->device, &ai, NULL, &mem) != VK_SUCCESS) return 0;
     vkBindBufferMemory(a->device, buf, mem, 0);
@@ -194,7 +195,8 @@ int main(void) {
         return 1;
     }
     int ok = 1;
-    for (int i = 0; i < 3; i++) ok &= library_work(&a);
+    for (int i = 0; i < 3; i++)
+        ok &= library_work(&a);
     ok &= app_work(&a);
     vkDestroyDevice(a.device, NULL);
     if (a.messenger) {

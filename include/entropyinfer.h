@@ -142,11 +142,11 @@ typedef struct ei_device_facts {
     uint32_t max_shared_memory; /* bytes per workgroup */
     uint32_t max_workgroup_invocations;
     uint32_t max_workgroup_count[3];
-    uint64_t max_storage_buffer_range;      /* bytes one binding may span */
-    uint64_t min_storage_buffer_alignment;  /* offset alignment of a binding */
-    uint64_t device_local_bytes;            /* size of the largest device-local heap */
-    float timestamp_period_ns;              /* 0 when timestamps are unsupported */
-    uint32_t features;                      /* ei_feature bits present (after masking) */
+    uint64_t max_storage_buffer_range;     /* bytes one binding may span */
+    uint64_t min_storage_buffer_alignment; /* offset alignment of a binding */
+    uint64_t device_local_bytes;           /* size of the largest device-local heap */
+    float timestamp_period_ns;             /* 0 when timestamps are unsupported */
+    uint32_t features;                     /* ei_feature bits present (after masking) */
     uint32_t coopmat_shape_count;
     ei_coopmat_shape coopmat_shapes[EI_MAX_COOPMAT_SHAPES];
 } ei_device_facts;
@@ -235,8 +235,7 @@ typedef struct ei_pool_desc {
     uint32_t group;
 } ei_pool_desc;
 
-ei_status ei_pool_minmax(ei_cmd *cmd, const ei_pool_desc *desc, ei_tensor x, ei_tensor out_max,
-                         ei_tensor out_min);
+ei_status ei_pool_minmax(ei_cmd *cmd, const ei_pool_desc *desc, ei_tensor x, ei_tensor out_max, ei_tensor out_min);
 
 /* ---- Operations: dense flash attention -------------------------------- */
 
@@ -261,8 +260,8 @@ typedef struct ei_attention_desc {
     uint32_t dim;      /* 64, 80, 96, 128 or 256 */
     float scale;       /* 0: 1 / sqrt(dim) */
     int causal;
-    uint32_t window;   /* 0: no sliding window */
-    float softcap;     /* 0: no soft-capping */
+    uint32_t window; /* 0: no sliding window */
+    float softcap;   /* 0: no soft-capping */
 } ei_attention_desc;
 
 /* Prefill attention: every query row against its visible keys. */
@@ -286,10 +285,10 @@ ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *desc, ei_ten
 /* ---- EntropyInfer prefill (algorithm.md sections 1-3 and 5) ---------- */
 
 typedef enum ei_prefill_mode {
-    EI_PREFILL_ENTROPY = 0,     /* per-head budgets from entropy (default) */
-    EI_PREFILL_REFERENCE = 1,   /* the paper's code: per segment, every head gets the largest keep */
+    EI_PREFILL_ENTROPY = 0,      /* per-head budgets from entropy (default) */
+    EI_PREFILL_REFERENCE = 1,    /* the paper's code: per segment, every head gets the largest keep */
     EI_PREFILL_CRITIPREFILL = 2, /* a fixed budget of B0 for every head and segment */
-    EI_PREFILL_FULL = 3         /* dense attention everywhere */
+    EI_PREFILL_FULL = 3          /* dense attention everywhere */
 } ei_prefill_mode;
 
 /* Every constant of the method, with the paper's configuration as defaults
@@ -387,9 +386,8 @@ ei_status ei_select_blocks(ei_cmd *cmd, const ei_profile_desc *desc, const ei_en
  * to the keep[hk][s] selected blocks (read in place through the list) and
  * causally to its own segment. keep and selected as ei_budgets and
  * ei_select_blocks write them for a prompt of kv_len tokens. */
-ei_status ei_attention_sparse(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg,
-                              uint32_t layer, ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor keep,
-                              ei_tensor selected, ei_tensor out);
+ei_status ei_attention_sparse(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg, uint32_t layer,
+                              ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor keep, ei_tensor selected, ei_tensor out);
 
 /* ---- EntropyInfer prefill of one layer (the methods layer) ------------ */
 

@@ -66,10 +66,10 @@ static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int d
     tu_to_float(dtype, so, q_n, got);
     double err = tu_rel_error(got, ref, q_n);
     CHECK(err <= tolerance(dtype), "%s: relative error %.3g over %.1g", what, err, tolerance(dtype));
-    printf("%-6s %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u%s%s%s%s%s: rel err %.2e\n",
-           decode ? "decode" : "attn", tu_dtype_name(dtype), d.q_len, d.kv_len, d.heads, d.kv_heads, d.dim,
-           d.causal ? " causal" : "", d.window ? " window" : "", d.softcap > 0 ? " softcap" : "",
-           lens ? " ragged" : "", kv_aligned ? "" : " kv+4B", err);
+    printf("%-6s %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u%s%s%s%s%s: rel err %.2e\n", decode ? "decode" : "attn",
+           tu_dtype_name(dtype), d.q_len, d.kv_len, d.heads, d.kv_heads, d.dim, d.causal ? " causal" : "",
+           d.window ? " window" : "", d.softcap > 0 ? " softcap" : "", lens ? " ragged" : "",
+           kv_aligned ? "" : " kv+4B", err);
     ei_buffer_destroy(b);
     free(sq), free(sk), free(sv), free(so), free(fq), free(fk), free(fv), free(ref), free(got);
 }
@@ -81,8 +81,8 @@ static ei_attention_desc desc(uint32_t lq, uint32_t lk, uint32_t h, uint32_t hkv
 
 /* Sparse prefill with host-made block lists: random keeps and blocks, or
  * (full) every earlier block, where it must equal dense attention. */
-static void run_sparse_case(ei_context *ctx, ei_attention_desc d, ei_entropy_config cfg, uint32_t layer,
-                            ei_dtype dtype, int full, const char *what) {
+static void run_sparse_case(ei_context *ctx, ei_attention_desc d, ei_entropy_config cfg, uint32_t layer, ei_dtype dtype,
+                            int full, const char *what) {
     ei_profile_desc pd = {d.kv_len, d.heads, d.kv_heads, d.dim};
     ei_profile_shape sh = ei_profile_shape_of(&pd, &cfg);
     uint32_t nrep = cfg.segment_size / cfg.block_size;
@@ -99,16 +99,20 @@ static void run_sparse_case(ei_context *ctx, ei_attention_desc d, ei_entropy_con
     uint64_t sparse_segments = 0;
     for (uint32_t hk = 0; hk < d.kv_heads; hk++)
         for (uint32_t s = 0; s < sh.nseg; s++) {
-            uint32_t visible = s * nrep < sh.nblk ? s * nrep : sh.nblk, most = visible < sh.max_keep ? visible : sh.max_keep;
-            uint32_t k = full ? visible : (most ? tu_below(most + 1) : 0), *list = sel + (hk * sh.nseg + s) * sh.max_keep;
+            uint32_t visible = s * nrep < sh.nblk ? s * nrep : sh.nblk,
+                     most = visible < sh.max_keep ? visible : sh.max_keep;
+            uint32_t k = full ? visible : (most ? tu_below(most + 1) : 0),
+                     *list = sel + (hk * sh.nseg + s) * sh.max_keep;
             keep[hk * sh.nseg + s] = k;
             /* k distinct blocks below `visible`, ascending: a random subset walk. */
             for (uint32_t j = 0, need = k; j < visible && need; j++)
                 if (tu_below(visible - j) < need) list[k - need--] = j;
             sparse_segments += k && s * cfg.segment_size >= cfg.threshold_len && s + 1 < sh.nseg;
         }
-    if (full) ref_attention(&d, fq, fk, fv, NULL, ref);
-    else ref_attention_sparse(&d, &cfg, layer, fq, fk, fv, keep, sel, ref);
+    if (full)
+        ref_attention(&d, fq, fk, fv, NULL, ref);
+    else
+        ref_attention_sparse(&d, &cfg, layer, fq, fk, fv, keep, sel, ref);
 
     uint64_t oq = 0, ok = round16(q_n * es), ov = round16(ok + kv_n * es), oo = round16(ov + kv_n * es);
     uint64_t okp = round16(oo + q_n * es), osel = round16(okp + hs * 4);
@@ -157,8 +161,8 @@ static void check_bad_input(ei_context *ctx) {
     CHECK_STATUS(ei_attention_prefill(cmd, &d, t, t, t, t), EI_ERROR_INVALID_ARGUMENT, ctx);
     d = desc(1, 2048, 4, 2, 64);
     ei_tensor lens = {b, 0, EI_F32};
-    CHECK_STATUS(ei_attention_decode(cmd, &d, t, t, t, &lens, t, (ei_tensor){b, 0, EI_F32}),
-                 EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_attention_decode(cmd, &d, t, t, t, &lens, t, (ei_tensor){b, 0, EI_F32}), EI_ERROR_INVALID_ARGUMENT,
+                 ctx);
     CHECK(ei_attention_decode_scratch(ctx, &d) >= 8 * (64 + 2) * 4 * 2, "a 2048-key decode splits its keys");
     CHECK_STATUS(ei_attention_decode(cmd, &d, t, t, t, NULL, t, (ei_tensor){NULL, 0, EI_F32}),
                  EI_ERROR_INVALID_ARGUMENT, ctx);
@@ -185,7 +189,8 @@ int main(void) {
     const uint32_t dims[] = {64, 80, 96, 128, 256};
     /* Every head dim and dtype, ragged lengths, GQA 4. */
     for (int i = 0; i < 5; i++)
-        for (int t = 0; t < 3; t++) run_case(ctx, desc(77, 77, 8, 2, dims[i]), dtypes[t], 0, NULL, "dims");
+        for (int t = 0; t < 3; t++)
+            run_case(ctx, desc(77, 77, 8, 2, dims[i]), dtypes[t], 0, NULL, "dims");
     /* GQA ratios 1, 2, 8, 16; chunks of queries against longer caches. */
     run_case(ctx, desc(130, 130, 4, 4, 64), EI_F16, 0, NULL, "gqa 1");
     run_case(ctx, desc(45, 301, 4, 2, 128), EI_F32, 0, NULL, "gqa 2 chunk");

@@ -30,14 +30,15 @@ static void check_facts(const ei_device_facts *f) {
 static void check_usable(ei_context *ctx) {
     ei_buffer *b = tu_buffer(ctx, 4 * 16 * 3);
     float x[16];
-    for (int i = 0; i < 16; i++) x[i] = (float)(i % 5) - 2.0f;
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i % 5) - 2.0f;
     CHECK_STATUS(ei_buffer_upload(b, 0, x, sizeof x), EI_OK, ctx);
     ei_pool_desc d = {4, 1, 4, 4};
     ei_cmd *cmd = NULL;
     CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
-    CHECK_STATUS(ei_pool_minmax(cmd, &d, (ei_tensor){b, 0, EI_F32}, (ei_tensor){b, 64, EI_F32},
-                                (ei_tensor){b, 128, EI_F32}),
-                 EI_OK, ctx);
+    CHECK_STATUS(
+        ei_pool_minmax(cmd, &d, (ei_tensor){b, 0, EI_F32}, (ei_tensor){b, 64, EI_F32}, (ei_tensor){b, 128, EI_F32}),
+        EI_OK, ctx);
     CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
     ei_cmd_destroy(cmd);
     float out[8];

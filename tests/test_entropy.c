@@ -46,16 +46,22 @@ static gpu_out run_gpu(ei_context *ctx, const profile_case *c, ei_profile_shape 
     tu_random_tensor(c->dtype, k_n, 1.0f, sk, fk);
     if (c->sink_head >= 0) {
         /* Block 0 of that head: keys far along every query's direction. */
-        for (uint32_t i = 0; i < q_n; i++) fq[i] = fabsf(fq[i]);
+        for (uint32_t i = 0; i < q_n; i++)
+            fq[i] = fabsf(fq[i]);
         for (uint32_t r = 0; r < c->cfg.block_size; r++)
-            for (uint32_t x = 0; x < d->dim; x++) fk[((uint64_t)r * d->kv_heads + c->sink_head) * d->dim + x] = 64.0f;
+            for (uint32_t x = 0; x < d->dim; x++)
+                fk[((uint64_t)r * d->kv_heads + c->sink_head) * d->dim + x] = 64.0f;
         for (uint64_t i = 0; i < q_n; i++) {
-            if (c->dtype == EI_F32) ((float *)sq)[i] = fq[i];
-            else ((uint16_t *)sq)[i] = c->dtype == EI_F16 ? tu_f32_to_f16(fq[i]) : tu_f32_to_bf16(fq[i]);
+            if (c->dtype == EI_F32)
+                ((float *)sq)[i] = fq[i];
+            else
+                ((uint16_t *)sq)[i] = c->dtype == EI_F16 ? tu_f32_to_f16(fq[i]) : tu_f32_to_bf16(fq[i]);
         }
         for (uint64_t i = 0; i < k_n; i++) {
-            if (c->dtype == EI_F32) ((float *)sk)[i] = fk[i];
-            else ((uint16_t *)sk)[i] = c->dtype == EI_F16 ? tu_f32_to_f16(fk[i]) : tu_f32_to_bf16(fk[i]);
+            if (c->dtype == EI_F32)
+                ((float *)sk)[i] = fk[i];
+            else
+                ((uint16_t *)sk)[i] = c->dtype == EI_F16 ? tu_f32_to_f16(fk[i]) : tu_f32_to_bf16(fk[i]);
         }
     }
     uint64_t qp_n = (uint64_t)sh.nseg * d->heads * d->dim, kp_n = (uint64_t)sh.nblk * d->kv_heads * d->dim;
@@ -63,7 +69,7 @@ static gpu_out run_gpu(ei_context *ctx, const profile_case *c, ei_profile_shape 
     uint64_t sel_n = e_n * sh.max_keep;
     /* One buffer, tensors one after another (4-byte aligned). */
     uint64_t off[12], at = 0;
-    const uint64_t bytes[11] = {q_n * es, k_n * es, qp_n * 4, qp_n * 4, kp_n * 4, kp_n * 4,
+    const uint64_t bytes[11] = {q_n * es, k_n * es, qp_n * 4, qp_n * 4,        kp_n * 4, kp_n * 4,
                                 a_n * 4,  e_n * 4,  e_n * 4,  d->kv_heads * 4, sel_n * 4};
     for (int i = 0; i < 11; i++) {
         off[i] = at;
@@ -73,10 +79,11 @@ static gpu_out run_gpu(ei_context *ctx, const profile_case *c, ei_profile_shape 
     CHECK_STATUS(ei_buffer_upload(b, off[0], sq, bytes[0]), EI_OK, ctx);
     CHECK_STATUS(ei_buffer_upload(b, off[1], sk, bytes[1]), EI_OK, ctx);
     ei_tensor t[11];
-    for (int i = 0; i < 11; i++) t[i] = (ei_tensor){b, off[i], i < 2 ? c->dtype : (i >= 8 ? EI_U32 : EI_F32)};
+    for (int i = 0; i < 11; i++)
+        t[i] = (ei_tensor){b, off[i], i < 2 ? c->dtype : (i >= 8 ? EI_U32 : EI_F32)};
     ei_cmd *cmd = NULL;
-    ei_pool_desc qd = {d->len, d->heads, d->dim, c->cfg.segment_size}, kd = {sh.pool_len, d->kv_heads, d->dim,
-                                                                            c->cfg.block_size};
+    ei_pool_desc qd = {d->len, d->heads, d->dim, c->cfg.segment_size},
+                 kd = {sh.pool_len, d->kv_heads, d->dim, c->cfg.block_size};
     CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
     CHECK_STATUS(ei_pool_minmax(cmd, &qd, t[0], t[2], t[3]), EI_OK, ctx);
     CHECK_STATUS(ei_pool_minmax(cmd, &kd, t[1], t[4], t[5]), EI_OK, ctx);
@@ -85,10 +92,11 @@ static gpu_out run_gpu(ei_context *ctx, const profile_case *c, ei_profile_shape 
     CHECK_STATUS(ei_select_blocks(cmd, d, &c->cfg, t[6], t[8], t[10]), EI_OK, ctx);
     CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
     ei_cmd_destroy(cmd);
-    gpu_out o = {xcalloc(qp_n, 4), xcalloc(qp_n, 4), xcalloc(kp_n, 4), xcalloc(kp_n, 4), xcalloc(a_n, 4),
+    gpu_out o = {xcalloc(qp_n, 4), xcalloc(qp_n, 4), xcalloc(kp_n, 4),        xcalloc(kp_n, 4), xcalloc(a_n, 4),
                  xcalloc(e_n, 4),  xcalloc(e_n, 4),  xcalloc(d->kv_heads, 4), xcalloc(sel_n, 4)};
     void *dst[9] = {o.qmax, o.qmin, o.kmax, o.kmin, o.scores, o.entropy, o.keep, o.rigid, o.selected};
-    for (int i = 0; i < 9; i++) CHECK_STATUS(ei_buffer_download(b, off[i + 2], dst[i], bytes[i + 2]), EI_OK, ctx);
+    for (int i = 0; i < 9; i++)
+        CHECK_STATUS(ei_buffer_download(b, off[i + 2], dst[i], bytes[i + 2]), EI_OK, ctx);
     ei_buffer_destroy(b);
     free(sq), free(sk), free(fq), free(fk);
     return o;
@@ -144,7 +152,8 @@ static void run_case(ei_context *ctx, const profile_case *c_in) {
     /* Selection: equal to the reference's on the GPU's own scores. */
     uint64_t sel_n = e_n * sh.max_keep;
     double *ga = xcalloc(a_n, 8);
-    for (uint64_t i = 0; i < a_n; i++) ga[i] = g.scores[i];
+    for (uint64_t i = 0; i < a_n; i++)
+        ga[i] = g.scores[i];
     uint32_t *rs = xcalloc(sel_n, 4), *rs_end = xcalloc(sel_n, 4);
     ref_select(d, &c->cfg, ga, g.keep, rs);
     uint64_t differ = 0, ties = 0;
@@ -167,21 +176,27 @@ static void run_case(ei_context *ctx, const profile_case *c_in) {
             if (!k || !memcmp(rs_end + at, g.selected + at, k * 4)) continue;
             const double *row = ra + ((uint64_t)hk * sh.nseg + s) * sh.nblk;
             double threshold = INFINITY; /* the smallest selected reference score */
-            for (uint32_t i = 0; i < k; i++) threshold = fmin(threshold, row[rs_end[at + i]]);
+            for (uint32_t i = 0; i < k; i++)
+                threshold = fmin(threshold, row[rs_end[at + i]]);
             for (uint32_t i = 0; i < k; i++) {
                 int in_ref = 0;
-                for (uint32_t m = 0; m < k; m++) in_ref |= rs_end[at + m] == g.selected[at + i];
+                for (uint32_t m = 0; m < k; m++)
+                    in_ref |= rs_end[at + m] == g.selected[at + i];
                 if (in_ref) continue;
-                if (fabs(row[g.selected[at + i]] - threshold) <= 2 * aerr + 1e-6 * fabs(threshold)) ties++;
-                else false_diff++;
+                if (fabs(row[g.selected[at + i]] - threshold) <= 2 * aerr + 1e-6 * fabs(threshold))
+                    ties++;
+                else
+                    false_diff++;
             }
         }
     CHECK(false_diff == 0, "%s: %llu selected blocks differ beyond ties", c->name, (unsigned long long)false_diff);
 
     uint32_t rigid = 0;
     uint64_t kept = 0;
-    for (uint32_t hk = 0; hk < d->kv_heads; hk++) rigid += g.rigid[hk];
-    for (uint64_t i = 0; i < e_n; i++) kept += g.keep[i];
+    for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+        rigid += g.rigid[hk];
+    for (uint64_t i = 0; i < e_n; i++)
+        kept += g.keep[i];
     printf("%-24s L %5u nseg %3u nblk %4u: scores err %.1e, entropy err %.1e, rigid %u/%u, keep sum %llu, "
            "ties %llu\n",
            c->name, d->len, sh.nseg, sh.nblk, aerr / fmax(amax, 1e-30), eerr, rigid, d->kv_heads,
@@ -200,7 +215,8 @@ static void check_modes(ei_context *ctx) {
     ei_profile_shape sh = ei_profile_shape_of(&d, &cfg);
     uint64_t e_n = (uint64_t)d.kv_heads * sh.nseg;
     float *entropy = xcalloc(e_n, 4);
-    for (uint64_t i = 0; i < e_n; i++) entropy[i] = tu_uniform(0.0f, 6.0f);
+    for (uint64_t i = 0; i < e_n; i++)
+        entropy[i] = tu_uniform(0.0f, 6.0f);
     ei_buffer *b = tu_buffer(ctx, e_n * 4 * 2 + 64);
     CHECK_STATUS(ei_buffer_upload(b, 0, entropy, e_n * 4), EI_OK, ctx);
     uint32_t *keep[4];
@@ -220,7 +236,8 @@ static void check_modes(ei_context *ctx) {
     int ok_ref = 1, ok_criti = 1, ok_full = 1, varies = 0;
     for (uint32_t s = 0; s < sh.nseg; s++) {
         uint32_t most = 0;
-        for (uint32_t hk = 0; hk < d.kv_heads; hk++) most = keep[0][hk * sh.nseg + s] > most ? keep[0][hk * sh.nseg + s] : most;
+        for (uint32_t hk = 0; hk < d.kv_heads; hk++)
+            most = keep[0][hk * sh.nseg + s] > most ? keep[0][hk * sh.nseg + s] : most;
         uint32_t cap = s * nrep < maxeff ? s * nrep : maxeff, criti = 64 / 8 < cap ? 64 / 8 : cap;
         for (uint32_t hk = 0; hk < d.kv_heads; hk++) {
             ok_ref &= keep[1][hk * sh.nseg + s] == most;
@@ -233,7 +250,8 @@ static void check_modes(ei_context *ctx) {
     CHECK(ok_criti, "critiprefill keeps are not min(B0 / b, caps)");
     CHECK(ok_full, "full mode keeps blocks");
     CHECK(varies, "entropy mode gave every head the same keeps: the mode test proves nothing");
-    for (int mode = 0; mode < 4; mode++) free(keep[mode]);
+    for (int mode = 0; mode < 4; mode++)
+        free(keep[mode]);
     free(entropy);
     ei_buffer_destroy(b);
 }
@@ -377,7 +395,8 @@ static void check_layer(ei_context *ctx, ei_entropy_config cfg, uint32_t len, ui
         uint32_t *keep = xcalloc(hs, 4), *sel = xcalloc(hs * l.shape.max_keep, 4);
         CHECK_STATUS(ei_buffer_download(scratch, l.keep, keep, hs * 4), EI_OK, ctx);
         CHECK_STATUS(ei_buffer_download(scratch, l.selected, sel, hs * l.shape.max_keep * 4), EI_OK, ctx);
-        for (uint64_t i = 0; i < hs; i++) sparse += keep[i] > 0;
+        for (uint64_t i = 0; i < hs; i++)
+            sparse += keep[i] > 0;
         ref_attention_sparse(&d, &cfg, layer, fq, fk, fv, keep, sel, ref);
         free(keep), free(sel);
     } else {
@@ -414,7 +433,8 @@ int main(void) {
     cases[5].cfg.mode = EI_PREFILL_REFERENCE;
     cases[3].cfg.mode = EI_PREFILL_CRITIPREFILL;
     cases[1].cfg.mode = EI_PREFILL_REFERENCE; /* f16: rounds as the paper's code */
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(ctx, &cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(ctx, &cases[i]);
     profile_case r = {{65 + tu_below(2000), 0, 1 + tu_below(4), 64 * (1 + tu_below(2))}, small, EI_F16, -1, "random"};
     r.d.heads = r.d.kv_heads * (1u << tu_below(4));
     run_case(ctx, &r);

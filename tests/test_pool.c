@@ -73,12 +73,13 @@ int main(void) {
      * L not a multiple of S or b, L < S, exactly one segment, one row,
      * query heads (8, 32) and KV heads (1, 2) of GQA layouts. */
     const shape shapes[] = {
-        {1000, 8, 64, 512}, {1000, 2, 64, 8},  {300, 4, 128, 512}, {512, 4, 128, 512}, {1, 2, 64, 512},
-        {1537, 32, 128, 512}, {1536, 1, 256, 8}, {77, 8, 80, 8},    {96, 3, 96, 8},     {2049, 2, 2, 64},
+        {1000, 8, 64, 512},   {1000, 2, 64, 8},  {300, 4, 128, 512}, {512, 4, 128, 512}, {1, 2, 64, 512},
+        {1537, 32, 128, 512}, {1536, 1, 256, 8}, {77, 8, 80, 8},     {96, 3, 96, 8},     {2049, 2, 2, 64},
     };
     const ei_dtype dtypes[] = {EI_F32, EI_F16, EI_BF16};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        for (size_t t = 0; t < 3; t++) run_case(ctx, shapes[i], dtypes[t], 4 * tu_below(8), 4 * tu_below(8));
+        for (size_t t = 0; t < 3; t++)
+            run_case(ctx, shapes[i], dtypes[t], 4 * tu_below(8), 4 * tu_below(8));
     /* A random shape too, each run. */
     shape r = {1 + tu_below(3000), 1 + tu_below(8), 2 * (1 + tu_below(64)), 1u << tu_below(10)};
     run_case(ctx, r, dtypes[tu_below(3)], 4 * tu_below(8), 4 * tu_below(8));

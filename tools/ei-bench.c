@@ -14,7 +14,8 @@
  * default: near-uniform attention) or structured (even KV heads get an
  * attention sink at block 0: queries positive, those keys all 1). --sweep runs N = 128K, 64K, ... 1K (--max-len
  * caps it), longest first: a large allocation made after smaller ones were
- * freed ran several times slower on an NVIDIA H200 (fragmented memory). Times are the median of R runs, each bracketed by timestamps. */
+ * freed ran several times slower on an NVIDIA H200 (fragmented memory). Times are the median of R runs, each bracketed
+ * by timestamps. */
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -101,11 +102,14 @@ static ei_status plant_sinks(ei_buffer *k, const args *a, uint32_t block) {
     unsigned char one[4];
     float f = 1.0f;
     uint16_t h = a->dtype == EI_F16 ? 0x3c00 : 0x3f80;
-    if (a->dtype == EI_F32) memcpy(one, &f, 4);
-    else memcpy(one, &h, 2);
+    if (a->dtype == EI_F32)
+        memcpy(one, &f, 4);
+    else
+        memcpy(one, &h, 2);
     unsigned char *row = malloc((size_t)a->dim * es);
     if (!row) return EI_ERROR_OUT_OF_HOST_MEMORY;
-    for (unsigned i = 0; i < a->dim; i++) memcpy(row + i * es, one, es);
+    for (unsigned i = 0; i < a->dim; i++)
+        memcpy(row + i * es, one, es);
     ei_status st = EI_OK;
     for (uint32_t r = 0; st == EI_OK && r < block; r++)
         for (uint32_t hk = 0; st == EI_OK && hk < a->kv_heads; hk += 2)
@@ -193,7 +197,8 @@ static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *
     double start = now_ms();
     for (int i = 0; st == EI_OK && i < 200 && now_ms() - start < 200; i++) {
         if ((st = ei_cmd_begin(ctx, &cmd)) == EI_OK) {
-            for (int p = 0; st == EI_OK && p < phases; p++) st = record(cmd, &c, p);
+            for (int p = 0; st == EI_OK && p < phases; p++)
+                st = record(cmd, &c, p);
             if (st == EI_OK) st = ei_cmd_run(cmd);
         }
         ei_cmd_destroy(cmd);
@@ -215,7 +220,8 @@ static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *
     }
     if (st == EI_OK) {
         r->ms = median(total, reps);
-        for (int p = 0; p < phases; p++) r->phase_ms[p] = median(part[p], reps);
+        for (int p = 0; p < phases; p++)
+            r->phase_ms[p] = median(part[p], reps);
         if (c.op == 2) st = keep_stats(&c, &layout, r);
     }
 done:
@@ -232,7 +238,10 @@ static void report(const ei_context *ctx, const args *a, unsigned len, const res
     const char *device = ei_context_facts(ctx)->name;
     if (!a->json) {
         printf("%-7s len %6u H %2u Hkv %2u D %3u %-4s  %9.3f ms  %8.2f %s", a->op, len, a->heads, a->kv_heads, a->dim,
-               dtype_name(a->dtype), r->ms, rate, decode ? "GB/s" : prefill ? "TFLOP/s dense-equivalent" : "TFLOP/s");
+               dtype_name(a->dtype), r->ms, rate,
+               decode    ? "GB/s"
+               : prefill ? "TFLOP/s dense-equivalent"
+                         : "TFLOP/s");
         if (prefill)
             printf("  %s %s: profile %.3f ms, attention %.3f ms, mean keep %.1f, density %.3f", a->method, a->inputs,
                    r->phase_ms[0], r->phase_ms[1], r->mean_keep, r->density);
@@ -276,15 +285,13 @@ static int usage(int code) {
 
 int main(int argc, char **argv) {
     args a = {"attn", "entropy", "random", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0};
-    static const struct option opts[] = {
-        {"op", required_argument, 0, 'o'},     {"len", required_argument, 0, 'l'},
-        {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
-        {"dim", required_argument, 0, 'd'},    {"dtype", required_argument, 0, 't'},
-        {"reps", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
-        {"sweep", no_argument, 0, 's'},        {"max-len", required_argument, 0, 'm'},
-        {"method", required_argument, 0, 'M'}, {"inputs", required_argument, 0, 'I'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"op", required_argument, 0, 'o'},     {"len", required_argument, 0, 'l'},
+                                         {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
+                                         {"dim", required_argument, 0, 'd'},    {"dtype", required_argument, 0, 't'},
+                                         {"reps", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
+                                         {"sweep", no_argument, 0, 's'},        {"max-len", required_argument, 0, 'm'},
+                                         {"method", required_argument, 0, 'M'}, {"inputs", required_argument, 0, 'I'},
+                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -300,17 +307,22 @@ int main(int argc, char **argv) {
         case 'M': a.method = optarg; break;
         case 'I': a.inputs = optarg; break;
         case 't':
-            if (strcmp(optarg, "f16") == 0) a.dtype = EI_F16;
-            else if (strcmp(optarg, "f32") == 0) a.dtype = EI_F32;
-            else if (strcmp(optarg, "bf16") == 0) a.dtype = EI_BF16;
-            else return usage(2);
+            if (strcmp(optarg, "f16") == 0)
+                a.dtype = EI_F16;
+            else if (strcmp(optarg, "f32") == 0)
+                a.dtype = EI_F32;
+            else if (strcmp(optarg, "bf16") == 0)
+                a.dtype = EI_BF16;
+            else
+                return usage(2);
             break;
         case 'h': return usage(0);
         default: return usage(2);
         }
     }
     int known_method = 0;
-    for (int m = 0; m < 4; m++) known_method |= strcmp(a.method, methods[m]) == 0;
+    for (int m = 0; m < 4; m++)
+        known_method |= strcmp(a.method, methods[m]) == 0;
     if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill")) || !known_method ||
         (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")))
         return usage(2);
@@ -332,7 +344,8 @@ int main(int argc, char **argv) {
     }
     int rc = 0;
     unsigned top = a.sweep ? 1024 : a.len;
-    while (a.sweep && top * 2 <= a.max_len) top *= 2;
+    while (a.sweep && top * 2 <= a.max_len)
+        top *= 2;
     for (unsigned len = top; len >= (a.sweep ? 1024u : a.len); len /= 2) {
         result r;
         st = run_case(ctx, &a, len, &r);

@@ -9,7 +9,7 @@
 
 static void print_facts(const ei_device_facts *f) {
     static const char *types[] = {"other", "integrated GPU", "discrete GPU", "virtual GPU", "CPU"};
-    static const char *names[] = {"timestamps", "coopmat",     "coopmat2",  "fp16",   "bf16",
+    static const char *names[] = {"timestamps", "coopmat",        "coopmat2",      "fp16",          "bf16",
                                   "int8",       "16-bit storage", "8-bit storage", "unified memory"};
     printf("device        %s (%s)\n", f->name, f->device_type < 5 ? types[f->device_type] : "?");
     printf("driver        %s\n", f->driver);
@@ -36,12 +36,9 @@ static int fail(ei_context *ctx, ei_status st) {
 
 int main(int argc, char **argv) {
     unsigned len = 16384, heads = 8, kv_heads = 2, dim = 128, segment = 512, block = 8;
-    static const struct option opts[] = {{"len", required_argument, 0, 'l'},
-                                         {"heads", required_argument, 0, 'H'},
-                                         {"kv-heads", required_argument, 0, 'K'},
-                                         {"dim", required_argument, 0, 'd'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"len", required_argument, 0, 'l'},      {"heads", required_argument, 0, 'H'},
+                                         {"kv-heads", required_argument, 0, 'K'}, {"dim", required_argument, 0, 'd'},
+                                         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -49,9 +46,7 @@ int main(int argc, char **argv) {
         case 'H': heads = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'K': kv_heads = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'd': dim = (unsigned)strtoul(optarg, NULL, 10); break;
-        default:
-            printf("usage: ei-demo [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n");
-            return c == 'h' ? 0 : 2;
+        default: printf("usage: ei-demo [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"); return c == 'h' ? 0 : 2;
         }
     }
     if (len < 1 || heads < 1 || kv_heads < 1 || dim < 2 || dim % 2) {

@@ -54,7 +54,8 @@ int main(int argc, char **argv) {
     }
     if (ok) {
         fprintf(out, "static const ei_shader_blob blobs[] = {\n");
-        for (int i = 2; i < argc; i++) fprintf(out, "    {\"%s\", spv_%s, sizeof spv_%s},\n", argv[i], argv[i], argv[i]);
+        for (int i = 2; i < argc; i++)
+            fprintf(out, "    {\"%s\", spv_%s, sizeof spv_%s},\n", argv[i], argv[i], argv[i]);
         fprintf(out, "};\n\nconst ei_shader_blob *ei_shader_find(const char *name) {\n"
                      "    for (size_t i = 0; i < sizeof blobs / sizeof blobs[0]; i++)\n"
                      "        if (strcmp(blobs[i].name, name) == 0) return &blobs[i];\n"

@@ -25,21 +25,32 @@ ei_entropy_config ei_entropy_config_default(void) {
 
 ei_status ei_entropy_config_check(const ei_entropy_config *c, char *error, size_t size) {
     const char *why = NULL;
-    if (!c) why = "the config is NULL";
-    else if ((unsigned)c->mode > EI_PREFILL_FULL) why = "mode is not one of entropy, reference, critiprefill, full";
+    if (!c)
+        why = "the config is NULL";
+    else if ((unsigned)c->mode > EI_PREFILL_FULL)
+        why = "mode is not one of entropy, reference, critiprefill, full";
     else if (c->block_size == 0 || (c->block_size & (c->block_size - 1)))
         why = "block_size must be a power of two";
     else if (c->segment_size == 0 || c->segment_size % c->block_size)
         why = "segment_size must be a positive multiple of block_size";
-    else if (c->base_budget < c->block_size) why = "base_budget must be at least one block";
-    else if (!(c->e_t >= 0) || !isfinite(c->e_t)) why = "e_t must be finite and not negative";
-    else if (!(c->delta_t >= 0) || !isfinite(c->delta_t)) why = "delta_t must be finite and not negative";
-    else if (!(c->alpha >= 0) || !isfinite(c->alpha)) why = "alpha must be finite and not negative";
-    else if (c->window == 0) why = "window must be at least 1";
-    else if (c->decode_budget <= c->window) why = "decode_budget must be larger than window";
-    else if (c->decode_gap < -1) why = "decode_gap must be -1 (SnapKV) or more";
-    else if (c->pool_kernel == 0 || c->pool_kernel % 2 == 0) why = "pool_kernel must be odd";
-    else if (c->layer_fusion != 0 && c->layer_fusion != 1) why = "layer_fusion must be 0 or 1";
+    else if (c->base_budget < c->block_size)
+        why = "base_budget must be at least one block";
+    else if (!(c->e_t >= 0) || !isfinite(c->e_t))
+        why = "e_t must be finite and not negative";
+    else if (!(c->delta_t >= 0) || !isfinite(c->delta_t))
+        why = "delta_t must be finite and not negative";
+    else if (!(c->alpha >= 0) || !isfinite(c->alpha))
+        why = "alpha must be finite and not negative";
+    else if (c->window == 0)
+        why = "window must be at least 1";
+    else if (c->decode_budget <= c->window)
+        why = "decode_budget must be larger than window";
+    else if (c->decode_gap < -1)
+        why = "decode_gap must be -1 (SnapKV) or more";
+    else if (c->pool_kernel == 0 || c->pool_kernel % 2 == 0)
+        why = "pool_kernel must be odd";
+    else if (c->layer_fusion != 0 && c->layer_fusion != 1)
+        why = "layer_fusion must be 0 or 1";
     if (!why) return EI_OK;
     if (error && size) snprintf(error, size, "invalid EntropyInfer config: %s", why);
     return EI_ERROR_INVALID_ARGUMENT;

@@ -47,7 +47,8 @@ static int dim_supported(uint32_t d) { return d == 64 || d == 80 || d == 96 || d
  * pairs of dims (80 dims: 40 pairs, so 8 lanes, not 16). */
 static uint32_t lanes(const ei_context *ctx, const ei_attention_desc *d, uint32_t want) {
     uint32_t t = ctx->facts.subgroup_size < want ? ctx->facts.subgroup_size : want;
-    while ((d->dim / 2) % t) t /= 2;
+    while ((d->dim / 2) % t)
+        t /= 2;
     return t;
 }
 
@@ -58,7 +59,8 @@ static plan make_prefill_plan(const ei_context *ctx, const ei_attention_desc *d)
      * shared memory. */
     uint32_t fit = ctx->facts.max_shared_memory / (2u * d->dim * 4u + 4u);
     p.tile = ATTN_MAX_TILE;
-    while (p.tile > fit && p.tile > 1) p.tile /= 2;
+    while (p.tile > fit && p.tile > 1)
+        p.tile /= 2;
     p.rows = ATTN_WORKGROUP / p.lanes;
     uint64_t all_rows = (uint64_t)d->q_len * (d->heads / d->kv_heads);
     p.row_tiles = (uint32_t)((all_rows + p.rows - 1) / p.rows);
@@ -108,7 +110,7 @@ static ei_status check_desc(ei_context *ctx, const ei_attention_desc *d, const c
 
 /* Checks q, k, v and out against the shapes and binds them. */
 static ei_status bind_qkvo(ei_context *ctx, const ei_attention_desc *d, const ei_tensor t[4], ei_binding b[4],
-                          uint32_t skip[4], const char *fn) {
+                           uint32_t skip[4], const char *fn) {
     static const char *const names[4] = {"q", "k", "v", "out"};
     if (!ei_is_float(t[0].dtype) || t[1].dtype != t[0].dtype || t[2].dtype != t[0].dtype || !ei_is_float(t[3].dtype))
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: q, k, v must share one float dtype; out must be float", fn);
@@ -127,14 +129,12 @@ static ei_status bind_qkvo(ei_context *ctx, const ei_attention_desc *d, const ei
     return EI_OK;
 }
 
-static float softmax_scale(const ei_attention_desc *d) {
-    return d->scale > 0 ? d->scale : 1.0f / sqrtf((float)d->dim);
-}
+static float softmax_scale(const ei_attention_desc *d) { return d->scale > 0 ? d->scale : 1.0f / sqrtf((float)d->dim); }
 
 /* Dispatches `row_tiles` workgroups along x in pieces within the device's
  * workgroup-count limit; `row_base` in the push constants moves along. */
-static ei_status dispatch_rows(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *b, void *push,
-                               uint32_t *row_base, const plan *pl, uint32_t gy) {
+static ei_status dispatch_rows(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *b, void *push, uint32_t *row_base,
+                               const plan *pl, uint32_t gy) {
     uint32_t max_x = cmd->ctx->facts.max_workgroup_count[0];
     ei_status st = EI_OK;
     for (uint64_t t0 = 0; st == EI_OK && t0 < pl->row_tiles; t0 += max_x) {
@@ -201,12 +201,12 @@ static ei_status record_flash(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
         uint32_t G = d->heads / d->kv_heads, tiles = (cfg->segment_size * G + p.rows - 1) / p.rows;
         p.row_tiles = (d->q_len + cfg->segment_size - 1) / cfg->segment_size * tiles;
     }
-    ei_kernel kernel = {.shader = "attn_flash",
-                        .bindings = 6,
-                        .push_size = sizeof push,
-                        .spec_count = 8,
-                        .spec = {ATTN_WORKGROUP, q.dtype, out.dtype, d->dim, p.lanes, p.tile, ATTN_WORKGROUP,
-                                 sp != NULL}};
+    ei_kernel kernel = {
+        .shader = "attn_flash",
+        .bindings = 6,
+        .push_size = sizeof push,
+        .spec_count = 8,
+        .spec = {ATTN_WORKGROUP, q.dtype, out.dtype, d->dim, p.lanes, p.tile, ATTN_WORKGROUP, sp != NULL}};
     ei_pipeline *pipe;
     st = ei_pipeline_get(ctx, &kernel, &pipe);
     if (st != EI_OK) return st;

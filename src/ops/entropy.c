@@ -112,17 +112,10 @@ ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
         uint32_t kv_heads, nseg, nrep, block, maxeff, mode;
         float base, e_t, delta_t, alpha;
         uint32_t entropy_skip, keep_skip, rigid_skip;
-    } p = {d->kv_heads,
-           sh.nseg,
-           cfg->segment_size / cfg->block_size,
-           cfg->block_size,
+    } p = {d->kv_heads, sh.nseg, cfg->segment_size / cfg->block_size, cfg->block_size,
            /* maxeff = nblk - ((L mod S) / b + 1), as the paper's code; >= 0 when nseg >= 2 */
-           sh.nseg >= 2 ? sh.nblk - ((d->len % cfg->segment_size) / cfg->block_size + 1) : 0,
-           (uint32_t)cfg->mode,
-           (float)cfg->base_budget,
-           cfg->e_t,
-           cfg->delta_t,
-           cfg->alpha};
+           sh.nseg >= 2 ? sh.nblk - ((d->len % cfg->segment_size) / cfg->block_size + 1) : 0, (uint32_t)cfg->mode,
+           (float)cfg->base_budget, cfg->e_t, cfg->delta_t, cfg->alpha};
     ei_binding b[3];
     if ((st = bind(ctx, entropy, EI_F32, n, fn, "entropy", &b[0], &p.entropy_skip)) ||
         (st = bind(ctx, keep, EI_U32, n, fn, "keep", &b[1], &p.keep_skip)) ||

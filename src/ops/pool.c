@@ -42,7 +42,10 @@ ei_status ei_pool_minmax(ei_cmd *cmd, const ei_pool_desc *d, ei_tensor x, ei_ten
         return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_pool_minmax: heads x dim %llu is too large",
                        (unsigned long long)row);
 
-    ei_kernel k = {.shader = "pool_minmax", .bindings = 3, .push_size = sizeof(pool_push), .spec_count = 2,
+    ei_kernel k = {.shader = "pool_minmax",
+                   .bindings = 3,
+                   .push_size = sizeof(pool_push),
+                   .spec_count = 2,
                    .spec = {POOL_WORKGROUP, (uint32_t)x.dtype}};
     ei_pipeline *p;
     st = ei_pipeline_get(ctx, &k, &p);

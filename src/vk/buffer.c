@@ -106,17 +106,16 @@ static ei_status staged_copy(ei_buffer *b, uint64_t offset, void *host, uint64_t
     ei_context *ctx = b->ctx;
     uint64_t chunk = bytes < EI_STAGING_CHUNK ? bytes : EI_STAGING_CHUNK;
     ei_buffer *staging = NULL;
-    ei_status st = buffer_alloc(ctx, chunk, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                                &staging);
+    ei_status st =
+        buffer_alloc(ctx, chunk, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, &staging);
     for (uint64_t done = 0; st == EI_OK && done < bytes; done += chunk) {
         uint64_t n = bytes - done < chunk ? bytes - done : chunk;
         if (upload) memcpy(staging->mapped, (char *)host + done, n);
         ei_cmd *cmd = NULL;
         st = ei_cmd_begin(ctx, &cmd);
         if (st == EI_OK) {
-            VkBufferCopy region = {.srcOffset = upload ? 0 : offset + done,
-                                   .dstOffset = upload ? offset + done : 0,
-                                   .size = n};
+            VkBufferCopy region = {
+                .srcOffset = upload ? 0 : offset + done, .dstOffset = upload ? offset + done : 0, .size = n};
             cmd->pending_write = 1; /* earlier work's writes must land before we copy */
             ei_cmd_copy(cmd, upload ? staging->buffer : b->buffer, upload ? b->buffer : staging->buffer, &region);
             st = ei_cmd_run(cmd);

@@ -53,9 +53,8 @@ ei_status ei_cmd_begin(ei_context *ctx, ei_cmd **out) {
 VkCommandBuffer ei_cmd_vk_command_buffer(const ei_cmd *cmd) { return cmd ? cmd->cb : VK_NULL_HANDLE; }
 
 static void barrier(ei_cmd *cmd, VkPipelineStageFlags dst_stage, VkAccessFlags dst_access) {
-    VkMemoryBarrier b = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                         .srcAccessMask = WRITE_ACCESS,
-                         .dstAccessMask = dst_access};
+    VkMemoryBarrier b = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = WRITE_ACCESS, .dstAccessMask = dst_access};
     cmd->ctx->vk.vkCmdPipelineBarrier(cmd->cb, WRITE_STAGES, dst_stage, 0, 1, &b, 0, NULL, 0, NULL);
     cmd->pending_write = 0;
 }
@@ -115,8 +114,8 @@ static ei_status allocate_set(ei_cmd *cmd, const ei_pipeline *p, VkDescriptorSet
     return r == VK_SUCCESS ? EI_OK : ei_vk_fail(ctx, r, "vkAllocateDescriptorSets");
 }
 
-ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *bindings, const void *push,
-                          uint32_t gx, uint32_t gy, uint32_t gz) {
+ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *bindings, const void *push, uint32_t gx,
+                          uint32_t gy, uint32_t gz) {
     ei_context *ctx = cmd->ctx;
     const uint32_t *max = ctx->facts.max_workgroup_count;
     if (gx > max[0] || gy > max[1] || gz > max[2])
@@ -141,7 +140,8 @@ ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *b
     ctx->vk.vkUpdateDescriptorSets(ctx->device, p->bindings, writes, 0, NULL);
     ctx->vk.vkCmdBindPipeline(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
     ctx->vk.vkCmdBindDescriptorSets(cmd->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &set, 0, NULL);
-    if (p->push_size) ctx->vk.vkCmdPushConstants(cmd->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p->push_size, push);
+    if (p->push_size)
+        ctx->vk.vkCmdPushConstants(cmd->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p->push_size, push);
     ctx->vk.vkCmdDispatch(cmd->cb, gx, gy, gz);
     cmd->pending_write = 1;
     return EI_OK;
@@ -162,7 +162,8 @@ ei_status ei_cmd_timestamp(ei_cmd *cmd, uint32_t *id) {
 ei_status ei_cmd_elapsed_ms(ei_cmd *cmd, uint32_t from, uint32_t to, double *ms) {
     if (!cmd || !ms) return EI_ERROR_INVALID_ARGUMENT;
     ei_context *ctx = cmd->ctx;
-    if (!cmd->finished) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_cmd_elapsed_ms: the recording has not finished");
+    if (!cmd->finished)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_cmd_elapsed_ms: the recording has not finished");
     if (from >= cmd->timestamp_count || to >= cmd->timestamp_count)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_cmd_elapsed_ms: no timestamp %u", from > to ? from : to);
     uint64_t t[2];
@@ -186,7 +187,8 @@ ei_status ei_cmd_submit(ei_cmd *cmd) {
     barrier(cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
     VkResult r = ctx->vk.vkEndCommandBuffer(cmd->cb);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkEndCommandBuffer");
-    VkSubmitInfo submit = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd->cb};
+    VkSubmitInfo submit = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd->cb};
     r = ctx->vk.vkQueueSubmit(ctx->queue, 1, &submit, cmd->fence);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkQueueSubmit");
     cmd->submitted = 1;
@@ -215,7 +217,8 @@ void ei_cmd_destroy(ei_cmd *cmd) {
     if (cmd->submitted && !cmd->finished) ctx->vk.vkWaitForFences(ctx->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX);
     if (cmd->timestamps) ctx->vk.vkDestroyQueryPool(ctx->device, cmd->timestamps, NULL);
     if (cmd->fence) ctx->vk.vkDestroyFence(ctx->device, cmd->fence, NULL);
-    for (uint32_t i = 0; i < cmd->pool_count; i++) ctx->vk.vkDestroyDescriptorPool(ctx->device, cmd->pools[i], NULL);
+    for (uint32_t i = 0; i < cmd->pool_count; i++)
+        ctx->vk.vkDestroyDescriptorPool(ctx->device, cmd->pools[i], NULL);
     free(cmd->pools);
     if (cmd->cb) ctx->vk.vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &cmd->cb);
     free(cmd);

@@ -27,8 +27,7 @@ void ei_vk_name(ei_context *ctx, VkObjectType type, uint64_t handle, const char 
 
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                     VkDebugUtilsMessageTypeFlagsEXT types,
-                                                    const VkDebugUtilsMessengerCallbackDataEXT *data,
-                                                    void *user) {
+                                                    const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
     (void)types;
     ei_context *ctx = user;
     ctx->validation_messages++;
@@ -50,7 +49,8 @@ static int has_instance_layer(const char *name) {
     VkLayerProperties *p = malloc(n * sizeof *p);
     int found = 0;
     if (p && vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++) found = strcmp(p[i].layerName, name) == 0;
+        for (uint32_t i = 0; i < n && !found; i++)
+            found = strcmp(p[i].layerName, name) == 0;
     free(p);
     return found;
 }
@@ -61,7 +61,8 @@ static int has_instance_extension(const char *name) {
     VkExtensionProperties *p = malloc(n * sizeof *p);
     int found = 0;
     if (p && vkEnumerateInstanceExtensionProperties(NULL, &n, p) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++) found = strcmp(p[i].extensionName, name) == 0;
+        for (uint32_t i = 0; i < n && !found; i++)
+            found = strcmp(p[i].extensionName, name) == 0;
     free(p);
     return found;
 }
@@ -87,16 +88,15 @@ static ei_status create_instance(ei_context *ctx, int validation) {
     VkValidationFeaturesEXT vfeat = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
                                      .enabledValidationFeatureCount = 1,
                                      .pEnabledValidationFeatures = &sync};
-    VkDebugUtilsMessengerCreateInfoEXT msg = {
-        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-        .pNext = &vfeat,
-        .messageSeverity =
-            VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
-                       VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-        .pfnUserCallback = on_validation,
-        .pUserData = ctx};
+    VkDebugUtilsMessengerCreateInfoEXT msg = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+                                              .pNext = &vfeat,
+                                              .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                                                                 VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+                                              .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                                                             VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                                                             VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+                                              .pfnUserCallback = on_validation,
+                                              .pUserData = ctx};
     VkInstanceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                                  .pNext = validation ? &msg : NULL,
                                  .flags = portability ? VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR : 0,
@@ -148,7 +148,8 @@ static int name_matches(const char *name, const char *want) {
     size_t n = strlen(want);
     for (const char *s = name; *s; s++) {
         size_t i = 0;
-        while (i < n && s[i] && tolower((unsigned char)s[i]) == tolower((unsigned char)want[i])) i++;
+        while (i < n && s[i] && tolower((unsigned char)s[i]) == tolower((unsigned char)want[i]))
+            i++;
         if (i == n) return 1;
     }
     return n == 0;
@@ -184,8 +185,10 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
             st = ei_fail(ctx, EI_ERROR_NO_DEVICE, "device index %d out of range (%u devices)", index, n);
         } else {
             const char *why = unsuitable(pds[index]);
-            if (why) st = ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT, "device %d: %s", index, why);
-            else ctx->physical_device = pds[index];
+            if (why)
+                st = ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT, "device %d: %s", index, why);
+            else
+                ctx->physical_device = pds[index];
         }
     } else {
         int best_rank = -1;
@@ -330,12 +333,15 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
     }
     ei_status st = EI_OK;
     if (!desc->instance || !desc->physical_device || !desc->device || !desc->queue)
-        st = ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_context_adopt: instance, physical device, device and queue are required");
+        st = ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
+                     "ei_context_adopt: instance, physical device, device and queue are required");
     else if (desc->api_version < EI_REQUIRED_API)
-        st = ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT, "ei_context_adopt: the device must be created for Vulkan 1.2 or newer");
+        st = ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT,
+                     "ei_context_adopt: the device must be created for Vulkan 1.2 or newer");
     if (st != EI_OK) return give_up(ctx, st, desc->error, desc->error_size);
 
-    if (desc->get_instance_proc_addr) volkInitializeCustom(desc->get_instance_proc_addr);
+    if (desc->get_instance_proc_addr)
+        volkInitializeCustom(desc->get_instance_proc_addr);
     else if (volkInitialize() != VK_SUCCESS) {
         ei_fail(ctx, EI_ERROR_NO_DEVICE, "no Vulkan loader found (install libvulkan1)");
         return give_up(ctx, EI_ERROR_NO_DEVICE, desc->error, desc->error_size);
@@ -365,10 +371,10 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
 
     /* Only what the app turned on counts: extensions from its list, and the
      * shader/storage features it says it enabled. */
-    uint32_t enabled = (desc->enabled_features & (EI_FEATURE_SHADER_FLOAT16 | EI_FEATURE_SHADER_INT8 |
-                                                  EI_FEATURE_STORAGE_16BIT | EI_FEATURE_STORAGE_8BIT |
-                                                  EI_FEATURE_SHADER_BFLOAT16)) |
-                       EI_FEATURE_TIMESTAMPS | EI_FEATURE_UNIFIED_MEMORY;
+    uint32_t enabled =
+        (desc->enabled_features & (EI_FEATURE_SHADER_FLOAT16 | EI_FEATURE_SHADER_INT8 | EI_FEATURE_STORAGE_16BIT |
+                                   EI_FEATURE_STORAGE_8BIT | EI_FEATURE_SHADER_BFLOAT16)) |
+        EI_FEATURE_TIMESTAMPS | EI_FEATURE_UNIFIED_MEMORY;
     const char *const *ext = desc->enabled_extensions;
     uint32_t n_ext = desc->enabled_extension_count;
     if (list_has(ext, n_ext, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)) enabled |= EI_FEATURE_COOPERATIVE_MATRIX;

@@ -13,7 +13,8 @@ int ei_device_has_extension(VkPhysicalDevice pd, const char *name) {
     if (!ext) return 0;
     int found = 0;
     if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, ext) == VK_SUCCESS)
-        for (uint32_t i = 0; i < n && !found; i++) found = strcmp(ext[i].extensionName, name) == 0;
+        for (uint32_t i = 0; i < n && !found; i++)
+            found = strcmp(ext[i].extensionName, name) == 0;
     free(ext);
     return found;
 }
@@ -29,8 +30,7 @@ int ei_device_compute_family(VkPhysicalDevice pd, uint32_t *family, uint32_t *ti
     int best = -1;
     for (uint32_t i = 0; i < n; i++) {
         if (!(q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) || q[i].queueCount == 0) continue;
-        if (best < 0 || (q[best].timestampValidBits == 0 && q[i].timestampValidBits > 0))
-            best = (int)i;
+        if (best < 0 || (q[best].timestampValidBits == 0 && q[i].timestampValidBits > 0)) best = (int)i;
     }
     if (best >= 0) {
         *family = (uint32_t)best;
@@ -58,15 +58,15 @@ static void query_coopmat_shapes(ei_context *ctx) {
     if (!get || get(ctx->physical_device, &n, NULL) != VK_SUCCESS || n == 0) return;
     VkCooperativeMatrixPropertiesKHR *p = calloc(n, sizeof *p);
     if (!p) return;
-    for (uint32_t i = 0; i < n; i++) p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
+    for (uint32_t i = 0; i < n; i++)
+        p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
     if (get(ctx->physical_device, &n, p) == VK_SUCCESS) {
         for (uint32_t i = 0; i < n && ctx->facts.coopmat_shape_count < EI_MAX_COOPMAT_SHAPES; i++) {
             int ok_a, ok_b, ok_c;
             ei_dtype a = component_dtype(p[i].AType, &ok_a);
             ei_dtype b = component_dtype(p[i].BType, &ok_b);
             ei_dtype c = component_dtype(p[i].ResultType, &ok_c);
-            if (!ok_a || !ok_b || !ok_c || a != b || a == EI_F32 || p[i].scope != VK_SCOPE_SUBGROUP_KHR)
-                continue;
+            if (!ok_a || !ok_b || !ok_c || a != b || a == EI_F32 || p[i].scope != VK_SCOPE_SUBGROUP_KHR) continue;
             ei_coopmat_shape *s = &ctx->facts.coopmat_shapes[ctx->facts.coopmat_shape_count++];
             s->m = p[i].MSize;
             s->n = p[i].NSize;
@@ -89,8 +89,7 @@ static void query_memory(ei_context *ctx) {
      * discrete card's host-visible device memory (BAR) is slow to read. */
     VkPhysicalDeviceType t = (VkPhysicalDeviceType)ctx->facts.device_type;
     if (t != VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU && t != VK_PHYSICAL_DEVICE_TYPE_CPU) return;
-    const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT |
-                                       VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+    const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
                                        VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     for (uint32_t i = 0; i < m->memoryTypeCount; i++)
         if ((m->memoryTypes[i].propertyFlags & want) == want) ctx->facts.features |= EI_FEATURE_UNIFIED_MEMORY;
@@ -129,9 +128,11 @@ void ei_device_query_facts(ei_context *ctx, uint32_t enabled_mask) {
     memcpy(f->max_workgroup_count, lim->maxComputeWorkGroupCount, sizeof f->max_workgroup_count);
     f->max_storage_buffer_range = lim->maxStorageBufferRange;
     ctx->max_allocation = p11.maxMemoryAllocationSize;
-    ctx->subgroup_ops = (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? p11.subgroupSupportedOperations : 0;
+    ctx->subgroup_ops =
+        (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ? p11.subgroupSupportedOperations : 0;
     f->min_storage_buffer_alignment = lim->minStorageBufferOffsetAlignment;
-    if (lim->timestampComputeAndGraphics || ctx->timestamp_valid_bits > 0) f->timestamp_period_ns = lim->timestampPeriod;
+    if (lim->timestampComputeAndGraphics || ctx->timestamp_valid_bits > 0)
+        f->timestamp_period_ns = lim->timestampPeriod;
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,

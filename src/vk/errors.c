@@ -54,7 +54,8 @@ ei_status ei_status_of(VkResult result) {
 
 static const char *vk_result_name(VkResult r) {
     switch (r) {
-#define NAME(x) case x: return #x;
+#define NAME(x)                                                                                                        \
+    case x: return #x;
         NAME(VK_ERROR_OUT_OF_HOST_MEMORY)
         NAME(VK_ERROR_OUT_OF_DEVICE_MEMORY)
         NAME(VK_ERROR_INITIALIZATION_FAILED)
@@ -73,6 +74,5 @@ static const char *vk_result_name(VkResult r) {
 }
 
 ei_status ei_vk_fail(ei_context *ctx, VkResult result, const char *what) {
-    return ei_fail(ctx, ei_status_of(result), "%s failed: %s (%d)", what, vk_result_name(result),
-                   (int)result);
+    return ei_fail(ctx, ei_status_of(result), "%s failed: %s (%d)", what, vk_result_name(result), (int)result);
 }

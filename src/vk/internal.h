@@ -42,9 +42,9 @@ struct ei_context {
     ei_device_facts facts;
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t timestamp_valid_bits;
-    uint64_t max_allocation; /* maxMemoryAllocationSize */
+    uint64_t max_allocation;             /* maxMemoryAllocationSize */
     VkSubgroupFeatureFlags subgroup_ops; /* in compute shaders */
-    uint64_t max_binding; /* bytes one binding may span: the device's limit or a smaller cap */
+    uint64_t max_binding;                /* bytes one binding may span: the device's limit or a smaller cap */
 
     VkCommandPool command_pool;
     VkPipelineCache pipeline_cache;
@@ -129,8 +129,8 @@ void ei_pipelines_destroy(ei_context *ctx);
 /* cmd.c: each waits for earlier writes of the recording when needed. */
 void ei_cmd_copy(ei_cmd *cmd, VkBuffer src, VkBuffer dst, const VkBufferCopy *region);
 void ei_cmd_fill(ei_cmd *cmd, VkBuffer dst, VkDeviceSize offset, VkDeviceSize size, uint32_t word);
-ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *bindings,
-                          const void *push, uint32_t gx, uint32_t gy, uint32_t gz);
+ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *bindings, const void *push, uint32_t gx,
+                          uint32_t gy, uint32_t gz);
 
 /* buffer.c: the binding of a tensor's elements [first, first + count). The
  * binding starts at an aligned offset at or below the first element; *skip
@@ -138,8 +138,8 @@ ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *b
  * Fails with EI_ERROR_LIMIT_EXCEEDED when the range exceeds the device's
  * storage binding range, and EI_ERROR_INVALID_ARGUMENT when it exceeds the
  * buffer. */
-ei_status ei_tensor_binding(ei_context *ctx, ei_tensor t, uint64_t first, uint64_t count,
-                            ei_binding *out, uint32_t *skip);
+ei_status ei_tensor_binding(ei_context *ctx, ei_tensor t, uint64_t first, uint64_t count, ei_binding *out,
+                            uint32_t *skip);
 static inline int ei_is_float(ei_dtype t) { return t == EI_F32 || t == EI_F16 || t == EI_BF16; }
 
 /* Checks that `count` elements of t lie inside its buffer, with a valid

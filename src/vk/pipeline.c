@@ -25,9 +25,8 @@ static ei_status create(ei_context *ctx, const ei_kernel *k, const ei_shader_blo
                                               .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                               .descriptorCount = 1,
                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
-    VkDescriptorSetLayoutCreateInfo set = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                           .bindingCount = k->bindings,
-                                           .pBindings = b};
+    VkDescriptorSetLayoutCreateInfo set = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = k->bindings, .pBindings = b};
     VkResult r = ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &set, NULL, &p->set_layout);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateDescriptorSetLayout");
 
@@ -40,9 +39,8 @@ static ei_status create(ei_context *ctx, const ei_kernel *k, const ei_shader_blo
     r = ctx->vk.vkCreatePipelineLayout(ctx->device, &layout, NULL, &p->layout);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreatePipelineLayout");
 
-    VkShaderModuleCreateInfo module_info = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                            .codeSize = blob->size,
-                                            .pCode = blob->code};
+    VkShaderModuleCreateInfo module_info = {
+        .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = blob->size, .pCode = blob->code};
     VkShaderModule module;
     r = ctx->vk.vkCreateShaderModule(ctx->device, &module_info, NULL, &module);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateShaderModule");
@@ -50,18 +48,15 @@ static ei_status create(ei_context *ctx, const ei_kernel *k, const ei_shader_blo
     VkSpecializationMapEntry entries[EI_MAX_SPEC];
     for (uint32_t i = 0; i < k->spec_count; i++)
         entries[i] = (VkSpecializationMapEntry){.constantID = i, .offset = i * 4, .size = 4};
-    VkSpecializationInfo spec = {.mapEntryCount = k->spec_count,
-                                 .pMapEntries = entries,
-                                 .dataSize = k->spec_count * 4,
-                                 .pData = k->spec};
-    VkComputePipelineCreateInfo info = {
-        .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
-        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
-                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
-                  .module = module,
-                  .pName = "main",
-                  .pSpecializationInfo = k->spec_count ? &spec : NULL},
-        .layout = p->layout};
+    VkSpecializationInfo spec = {
+        .mapEntryCount = k->spec_count, .pMapEntries = entries, .dataSize = k->spec_count * 4, .pData = k->spec};
+    VkComputePipelineCreateInfo info = {.sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+                                        .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                                                  .stage = VK_SHADER_STAGE_COMPUTE_BIT,
+                                                  .module = module,
+                                                  .pName = "main",
+                                                  .pSpecializationInfo = k->spec_count ? &spec : NULL},
+                                        .layout = p->layout};
     r = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &info, NULL, &p->pipeline);
     ctx->vk.vkDestroyShaderModule(ctx->device, module, NULL);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateComputePipelines");
@@ -104,6 +99,7 @@ ei_status ei_pipeline_get(ei_context *ctx, const ei_kernel *k, ei_pipeline **out
 }
 
 void ei_pipelines_destroy(ei_context *ctx) {
-    for (size_t i = 0; i < ctx->pipeline_count; i++) pipeline_free(ctx, ctx->pipelines[i]);
+    for (size_t i = 0; i < ctx->pipeline_count; i++)
+        pipeline_free(ctx, ctx->pipelines[i]);
     ctx->pipeline_count = 0;
 }

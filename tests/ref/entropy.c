@@ -57,8 +57,10 @@ void ref_observe(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
             }
             /* Steps 7-8: softmax over all nblk blocks, then entropy. */
             double big = -INFINITY, z = 0, e = 0;
-            for (uint32_t j = 0; j < sh.nblk; j++) big = a[j] > big ? a[j] : big;
-            for (uint32_t j = 0; j < sh.nblk; j++) z += exp(a[j] - big);
+            for (uint32_t j = 0; j < sh.nblk; j++)
+                big = a[j] > big ? a[j] : big;
+            for (uint32_t j = 0; j < sh.nblk; j++)
+                z += exp(a[j] - big);
             double *f = fused ? fused + ((uint64_t)hk * sh.nseg + s) * sh.nblk : NULL;
             for (uint32_t j = 0; j < sh.nblk; j++) {
                 double p = rnd(exp(a[j] - big) / z, R);
@@ -85,7 +87,8 @@ void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
         for (uint32_t s = 1; s < sh.nseg; s++)
             if (!(E[s] < cfg->e_t)) rigid[hk] = 0;
         if (sh.nseg < 2) {
-            for (uint32_t s = 0; s < sh.nseg; s++) k[s] = (uint32_t)floorf(B0 / (float)b);
+            for (uint32_t s = 0; s < sh.nseg; s++)
+                k[s] = (uint32_t)floorf(B0 / (float)b);
             continue;
         }
         float budget = B0;
@@ -106,8 +109,10 @@ void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
     if (cfg->mode == EI_PREFILL_REFERENCE && sh.nseg >= 2)
         for (uint32_t s = 1; s < sh.nseg; s++) {
             uint32_t most = 0;
-            for (uint32_t hk = 0; hk < d->kv_heads; hk++) most = keep[hk * sh.nseg + s] > most ? keep[hk * sh.nseg + s] : most;
-            for (uint32_t hk = 0; hk < d->kv_heads; hk++) keep[hk * sh.nseg + s] = most;
+            for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+                most = keep[hk * sh.nseg + s] > most ? keep[hk * sh.nseg + s] : most;
+            for (uint32_t hk = 0; hk < d->kv_heads; hk++)
+                keep[hk * sh.nseg + s] = most;
         }
 }
 
@@ -137,10 +142,12 @@ void ref_select(const ei_profile_desc *d, const ei_entropy_config *cfg, const do
         for (uint32_t s = 1; s < sh.nseg; s++) {
             uint32_t n = s * nrep < sh.nblk ? s * nrep : sh.nblk, k = keep[hk * sh.nseg + s];
             const double *a = scores + ((uint64_t)hk * sh.nseg + s) * sh.nblk;
-            for (uint32_t j = 0; j < n; j++) r[j] = (ranked){a[j], j};
+            for (uint32_t j = 0; j < n; j++)
+                r[j] = (ranked){a[j], j};
             qsort(r, n, sizeof *r, by_score);
             uint32_t *out = selected + ((uint64_t)hk * sh.nseg + s) * sh.max_keep;
-            for (uint32_t i = 0; i < k && i < n; i++) out[i] = r[i].index;
+            for (uint32_t i = 0; i < k && i < n; i++)
+                out[i] = r[i].index;
             qsort(out, k < n ? k : n, sizeof *out, by_index);
         }
     free(r);

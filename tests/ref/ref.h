@@ -23,8 +23,7 @@ void ref_attention(const ei_attention_desc *d, const float *q, const float *k, c
  * segment up to itself. keep [kv_heads][nseg], selected
  * [kv_heads][nseg][max_keep] for a prompt of d->kv_len tokens. */
 void ref_attention_sparse(const ei_attention_desc *d, const ei_entropy_config *cfg, uint32_t layer, const float *q,
-                          const float *k, const float *v, const uint32_t *keep, const uint32_t *selected,
-                          float *out);
+                          const float *k, const float *v, const uint32_t *keep, const uint32_t *selected, float *out);
 
 /* entropy.c: the EntropyInfer prefill profile (algorithm.md sections 1-2).
  * scores: [kv_heads][nseg][nblk] doubles, the masked entries at the mask

@@ -90,9 +90,12 @@ uint16_t tu_f32_to_f16(float f) {
 float tu_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu;
     float v;
-    if (exp == 0) v = ldexpf((float)mant, -24);
-    else if (exp == 31) v = mant ? NAN : INFINITY;
-    else v = ldexpf((float)(mant | 0x400u), (int)exp - 25);
+    if (exp == 0)
+        v = ldexpf((float)mant, -24);
+    else if (exp == 31)
+        v = mant ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(mant | 0x400u), (int)exp - 25);
     return sign ? -v : v;
 }
 
@@ -131,9 +134,12 @@ void tu_random_tensor(ei_dtype dtype, uint64_t n, float scale, void *stored, flo
 
 void tu_to_float(ei_dtype dtype, const void *stored, uint64_t n, float *out) {
     for (uint64_t i = 0; i < n; i++) {
-        if (dtype == EI_F32) out[i] = ((const float *)stored)[i];
-        else if (dtype == EI_F16) out[i] = tu_f16_to_f32(((const uint16_t *)stored)[i]);
-        else out[i] = tu_bf16_to_f32(((const uint16_t *)stored)[i]);
+        if (dtype == EI_F32)
+            out[i] = ((const float *)stored)[i];
+        else if (dtype == EI_F16)
+            out[i] = tu_f16_to_f32(((const uint16_t *)stored)[i]);
+        else
+            out[i] = tu_bf16_to_f32(((const uint16_t *)stored)[i]);
     }
 }
 
@@ -153,8 +159,8 @@ ei_buffer *tu_buffer(ei_context *ctx, uint64_t bytes) {
     ei_status st = ei_buffer_create(ctx, padded, &b);
     if (st == EI_OK) st = ei_buffer_fill(b, 0, padded, TU_POISON);
     if (st != EI_OK) {
-        fprintf(stderr, "cannot make a buffer of %llu bytes: %s: %s\n", (unsigned long long)bytes,
-                ei_status_name(st), ei_context_error(ctx));
+        fprintf(stderr, "cannot make a buffer of %llu bytes: %s: %s\n", (unsigned long long)bytes, ei_status_name(st),
+                ei_context_error(ctx));
         exit(1);
     }
     return b;

@@ -12,21 +12,21 @@
 #define TU_POISON 0x7fc07fc0u
 
 /* Counts a check; prints where it failed. */
-#define CHECK(cond, ...)                                                                    \
-    do {                                                                                    \
-        if (tu_check((cond), __FILE__, __LINE__)) {                                         \
-        } else {                                                                            \
-            fprintf(stderr, "  " __VA_ARGS__);                                              \
-            fprintf(stderr, "\n");                                                          \
-        }                                                                                   \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (tu_check((cond), __FILE__, __LINE__)) {                                                                    \
+        } else {                                                                                                       \
+            fprintf(stderr, "  " __VA_ARGS__);                                                                         \
+            fprintf(stderr, "\n");                                                                                     \
+        }                                                                                                              \
     } while (0)
 
 /* Like CHECK, for a call that must return `want`. */
-#define CHECK_STATUS(call, want, ctx)                                                                 \
-    do {                                                                                              \
-        ei_status st_ = (call);                                                                       \
-        CHECK(st_ == (want), "%s returned %s, want %s: %s", #call, ei_status_name(st_),              \
-              ei_status_name(want), ei_context_error(ctx));                                           \
+#define CHECK_STATUS(call, want, ctx)                                                                                  \
+    do {                                                                                                               \
+        ei_status st_ = (call);                                                                                        \
+        CHECK(st_ == (want), "%s returned %s, want %s: %s", #call, ei_status_name(st_), ei_status_name(want),          \
+              ei_context_error(ctx));                                                                                  \
     } while (0)
 
 int tu_check(int ok, const char *file, int line);
