@@ -21,6 +21,23 @@ static void *xmalloc(size_t n) {
 
 static uint64_t round16(uint64_t x) { return (x + 15) / 16 * 16; }
 
+/* Runs the recording, reads the n-element output and checks it against ref
+ * within the dtype's tolerance; returns the relative error. */
+static double run_and_compare(ei_context *ctx, ei_cmd *cmd, ei_tensor out, uint64_t n, const float *ref,
+                              const char *what) {
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    void *stored = xmalloc(n * ei_dtype_size(out.dtype));
+    float *got = xmalloc(n * 4);
+    CHECK_STATUS(ei_buffer_download(out.buffer, out.offset, stored, n * ei_dtype_size(out.dtype)), EI_OK, ctx);
+    tu_to_float(out.dtype, stored, n, got);
+    double err = tu_rel_error(got, ref, n);
+    CHECK(err <= tolerance(out.dtype), "%s: relative error %.3g over %.1g", what, err, tolerance(out.dtype));
+    free(stored);
+    free(got);
+    return err;
+}
+
 /* K and V at 16-byte aligned offsets (kernels may use 16-byte loads) or 4
  * bytes off (they must not). */
 static int kv_aligned;
@@ -30,9 +47,8 @@ static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int d
                      const char *what) {
     uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
     size_t es = ei_dtype_size(dtype);
-    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es), *so = xmalloc(q_n * es);
-    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4);
-    float *ref = xmalloc(q_n * 4), *got = xmalloc(q_n * 4);
+    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es);
+    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4), *ref = xmalloc(q_n * 4);
     tu_random_tensor(dtype, q_n, 1.0f, sq, fq);
     tu_random_tensor(dtype, kv_n, 1.0f, sk, fk);
     tu_random_tensor(dtype, kv_n, 1.0f, sv, fv);
@@ -60,18 +76,13 @@ static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int d
         CHECK_STATUS(ei_attention_prefill(cmd, &d, (ei_tensor){b, oq, dtype}, (ei_tensor){b, ok, dtype},
                                           (ei_tensor){b, ov, dtype}, (ei_tensor){b, oo, dtype}),
                      EI_OK, ctx);
-    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
-    ei_cmd_destroy(cmd);
-    CHECK_STATUS(ei_buffer_download(b, oo, so, q_n * es), EI_OK, ctx);
-    tu_to_float(dtype, so, q_n, got);
-    double err = tu_rel_error(got, ref, q_n);
-    CHECK(err <= tolerance(dtype), "%s: relative error %.3g over %.1g", what, err, tolerance(dtype));
+    double err = run_and_compare(ctx, cmd, (ei_tensor){b, oo, dtype}, q_n, ref, what);
     printf("%-6s %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u%s%s%s%s%s: rel err %.2e\n", decode ? "decode" : "attn",
            tu_dtype_name(dtype), d.q_len, d.kv_len, d.heads, d.kv_heads, d.dim, d.causal ? " causal" : "",
            d.window ? " window" : "", d.softcap > 0 ? " softcap" : "", lens ? " ragged" : "",
            kv_aligned ? "" : " kv+4B", err);
     ei_buffer_destroy(b);
-    free(sq), free(sk), free(sv), free(so), free(fq), free(fk), free(fv), free(ref), free(got);
+    free(sq), free(sk), free(sv), free(fq), free(fk), free(fv), free(ref);
 }
 
 static ei_attention_desc desc(uint32_t lq, uint32_t lk, uint32_t h, uint32_t hkv, uint32_t dim) {
@@ -89,9 +100,8 @@ static void run_sparse_case(ei_context *ctx, ei_attention_desc d, ei_entropy_con
     uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
     uint64_t hs = (uint64_t)d.kv_heads * sh.nseg, sel_n = hs * sh.max_keep;
     size_t es = ei_dtype_size(dtype);
-    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es), *so = xmalloc(q_n * es);
-    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4);
-    float *ref = xmalloc(q_n * 4), *got = xmalloc(q_n * 4);
+    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es);
+    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4), *ref = xmalloc(q_n * 4);
     uint32_t *keep = xmalloc(hs * 4), *sel = xmalloc(sel_n * 4 + 4);
     tu_random_tensor(dtype, q_n, 1.0f, sq, fq);
     tu_random_tensor(dtype, kv_n, 1.0f, sk, fk);
@@ -128,17 +138,12 @@ static void run_sparse_case(ei_context *ctx, ei_attention_desc d, ei_entropy_con
                                      (ei_tensor){b, ov, dtype}, (ei_tensor){b, okp, EI_U32},
                                      (ei_tensor){b, osel, EI_U32}, (ei_tensor){b, oo, dtype}),
                  EI_OK, ctx);
-    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
-    ei_cmd_destroy(cmd);
-    CHECK_STATUS(ei_buffer_download(b, oo, so, q_n * es), EI_OK, ctx);
-    tu_to_float(dtype, so, q_n, got);
-    double err = tu_rel_error(got, ref, q_n);
-    CHECK(err <= tolerance(dtype), "%s: relative error %.3g over %.1g", what, err, tolerance(dtype));
+    double err = run_and_compare(ctx, cmd, (ei_tensor){b, oo, dtype}, q_n, ref, what);
     printf("sparse %-4s Lq %4u Lk %5u H %2u Hkv %2u D %3u layer %u %s: %llu sparse (head, segment)s, rel err %.2e\n",
            tu_dtype_name(dtype), d.q_len, d.kv_len, d.heads, d.kv_heads, d.dim, layer,
            full ? "every block kept, vs dense" : "random blocks", (unsigned long long)sparse_segments, err);
     ei_buffer_destroy(b);
-    free(sq), free(sk), free(sv), free(so), free(fq), free(fk), free(fv), free(ref), free(got), free(keep), free(sel);
+    free(sq), free(sk), free(sv), free(fq), free(fk), free(fv), free(ref), free(keep), free(sel);
 }
 
 static void check_bad_input(ei_context *ctx) {

@@ -4,13 +4,7 @@
 # the same GPU. Build here first (ci/build.sh); carry .gl and build.
 # Logs and JSON go to $OUT (or ./gpu-out).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-gpu-out}
-mkdir -p "$out"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
-export LD_LIBRARY_PATH=$PWD/build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+source "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 for t in context pool attention entropy; do
   build/tests/test_$t > "$out/test_$t.log" 2>&1

@@ -4,13 +4,7 @@
 # build/ and .gl/ carried). Dense runs once at 128K (about 50 s on an H100).
 # JSON lines to $OUT/prefill.jsonl (or ./gpu-out).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
-out=${OUT:-gpu-out}
-mkdir -p "$out"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
-export LD_LIBRARY_PATH=$PWD/build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+source "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 shape="--heads 32 --kv-heads 8 --dim 128 --dtype f16"
 for len in 16384 32768 65536 131072; do
