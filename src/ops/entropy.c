@@ -8,7 +8,6 @@
 #define SCORES_MAX_SEGMENTS 8
 #define SOFTMAX_WORKGROUP 256
 #define BUDGETS_WORKGROUP 64
-#define SELECT_WORKGROUP 256 /* at least the 256 histogram bins */
 
 /* Checks what every step shares: the config, the shapes, nseg >= 2 where
  * blocks are involved. */
@@ -131,6 +130,17 @@ ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
     return ei_cmd_dispatch(cmd, pipe, b, &p, 1, 1, 1);
 }
 
+ei_status ei_topk_select(ei_cmd *cmd, const ei_binding b[4], const ei_topk_push *p, uint32_t rows, uint32_t heads) {
+    ei_kernel k = {.shader = "topk_select",
+                   .bindings = 4,
+                   .push_size = sizeof *p,
+                   .spec_count = 2,
+                   .spec = {TOPK_WORKGROUP, TOPK_WORKGROUP}};
+    ei_pipeline *pipe;
+    ei_status st = ei_pipeline_get(cmd->ctx, &k, &pipe);
+    return st == EI_OK ? ei_cmd_dispatch(cmd, pipe, b, p, rows, heads, 1) : st;
+}
+
 ei_status ei_select_blocks(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_config *cfg, ei_tensor scores,
                            ei_tensor keep, ei_tensor selected) {
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
@@ -139,21 +149,17 @@ ei_status ei_select_blocks(ei_cmd *cmd, const ei_profile_desc *d, const ei_entro
     ei_profile_shape sh;
     ei_status st = check_common(ctx, d, cfg, 1, fn, &sh);
     if (st != EI_OK) return st;
-    struct {
-        uint32_t nseg, nblk, nrep, max_keep, scores_skip, keep_skip, selected_skip;
-    } p = {sh.nseg, sh.nblk, cfg->segment_size / cfg->block_size, sh.max_keep};
+    ei_topk_push p = {.rows = sh.nseg,
+                      .first_row = 1,
+                      .stride = sh.nblk,
+                      .nrep = cfg->segment_size / cfg->block_size,
+                      .max_keep = sh.max_keep};
     uint64_t hs = (uint64_t)d->kv_heads * sh.nseg;
-    ei_binding b[3];
+    ei_binding b[4];
     if ((st = bind(ctx, scores, EI_F32, hs * sh.nblk, fn, "scores", &b[0], &p.scores_skip)) ||
         (st = bind(ctx, keep, EI_U32, hs, fn, "keep", &b[1], &p.keep_skip)) ||
         (st = bind(ctx, selected, EI_U32, hs * sh.max_keep, fn, "selected", &b[2], &p.selected_skip)))
         return st;
-    ei_kernel k = {.shader = "entropy_select",
-                   .bindings = 3,
-                   .push_size = sizeof p,
-                   .spec_count = 2,
-                   .spec = {SELECT_WORKGROUP, SELECT_WORKGROUP}};
-    ei_pipeline *pipe;
-    if ((st = ei_pipeline_get(ctx, &k, &pipe))) return st;
-    return ei_cmd_dispatch(cmd, pipe, b, &p, sh.nseg - 1, d->kv_heads, 1);
+    b[3] = b[1]; /* lens: not read */
+    return ei_topk_select(cmd, b, &p, sh.nseg - 1, d->kv_heads);
 }

@@ -148,4 +148,14 @@ ei_status ei_tensor_check(ei_context *ctx, ei_tensor t, uint64_t count, const ch
 /* Largest element count whose binding is sure to fit the range limit. */
 uint64_t ei_tensor_max_elements(const ei_context *ctx, ei_dtype dtype);
 
+/* ops/entropy.c: the top-k selection shared by block selection and KV
+ * compression (shaders/topk_select.comp). Bindings: scores, keep, selected,
+ * lens. */
+#define TOPK_WORKGROUP 256 /* at least the 256 histogram bins */
+typedef struct ei_topk_push {
+    uint32_t rows, first_row, stride, nrep, window, max_keep;
+    uint32_t scores_skip, keep_skip, selected_skip, lens_skip;
+} ei_topk_push;
+ei_status ei_topk_select(ei_cmd *cmd, const ei_binding b[4], const ei_topk_push *p, uint32_t rows, uint32_t heads);
+
 #endif

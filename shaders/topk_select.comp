@@ -1,7 +1,10 @@
 #version 450
-// Block selection (algorithm.md section 2, step 5): per (segment s >= 1, KV
-// head), the keep blocks j < s * nrep with the largest scores, ties to the
-// lower index, written in ascending block order.
+// Top-k selection, ties to the lower index, written in ascending index
+// order, per row of candidates. Two users:
+//  - block selection (algorithm.md section 2, step 5): a row per (KV head,
+//    segment s >= first_row), candidates the blocks j < s * nrep, k = keep;
+//  - KV-cache compression (section 4, step 4; nrep = 0): a row per KV head,
+//    candidates the keys j < lens[head] - window, k = the head's budget.
 //
 // A radix select over the scores' order-preserving 32-bit keys (4 passes of
 // 8 bits with a 256-bin histogram) finds the keep-th largest key T and how
@@ -14,10 +17,16 @@ layout(constant_id = 1) const uint WG = 256;
 layout(set = 0, binding = 0) readonly buffer Scores { float scores[]; };
 layout(set = 0, binding = 1) readonly buffer Keep { uint keep[]; };
 layout(set = 0, binding = 2) writeonly buffer Selected { uint selected[]; };
+layout(set = 0, binding = 3) readonly buffer Lens { uint lens[]; }; // nrep = 0 only
 
 layout(push_constant) uniform Push {
-    uint nseg, nblk, nrep, max_keep;
-    uint scores_skip, keep_skip, selected_skip;
+    uint rows;      // rows per head (segments, or 1)
+    uint first_row; // the first row dispatched (1: segment 0 sees nothing)
+    uint stride;    // candidates between rows (nblk, or the cache capacity)
+    uint nrep;      // 0: candidates from lens - window
+    uint window;
+    uint max_keep;
+    uint scores_skip, keep_skip, selected_skip, lens_skip;
 } pc;
 
 shared uint hist[256];
@@ -32,11 +41,12 @@ uint order_key(float x) {
 }
 
 void main() {
-    const uint s = gl_WorkGroupID.x + 1u, hk = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
-    const uint n = min(s * pc.nrep, pc.nblk);
-    const uint k = min(keep[pc.keep_skip + hk * pc.nseg + s], n);
-    const uint row = pc.scores_skip + (hk * pc.nseg + s) * pc.nblk;
-    const uint out_at = pc.selected_skip + (hk * pc.nseg + s) * pc.max_keep;
+    const uint s = gl_WorkGroupID.x + pc.first_row, hk = gl_WorkGroupID.y, lid = gl_LocalInvocationID.x;
+    uint n = min(s * pc.nrep, pc.stride);
+    if (pc.nrep == 0u) n = lens[pc.lens_skip + hk] - min(pc.window, lens[pc.lens_skip + hk]);
+    const uint k = min(keep[pc.keep_skip + hk * pc.rows + s], n);
+    const uint row = pc.scores_skip + (hk * pc.rows + s) * pc.stride;
+    const uint out_at = pc.selected_skip + (hk * pc.rows + s) * pc.max_keep;
     if (k == 0u) return;
 
     uint prefix = 0u, mask = 0u, need = k;
