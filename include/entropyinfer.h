@@ -424,6 +424,102 @@ ei_status ei_prefill_profile(ei_cmd *cmd, const ei_attention_desc *desc, const e
 ei_status ei_prefill_attend(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg, uint32_t layer,
                             ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor out, ei_buffer *scratch);
 
+/* ---- KV cache and decode-time compression (algorithm.md section 4) ----- */
+
+typedef struct ei_kv_cache ei_kv_cache;
+
+typedef struct ei_kv_cache_desc {
+    uint32_t capacity; /* rows each stored head can hold */
+    uint32_t kv_heads; /* KV heads appended */
+    uint32_t dim;
+    ei_dtype dtype; /* f32, f16 or bf16 */
+    /* 1, or G: store each KV head G times, one copy per query head (the
+     * paper's per-query-head compression, G times the memory). */
+    uint32_t expand;
+} ei_kv_cache_desc;
+
+/* A cache of one layer: keys and values [capacity][kv_heads * expand][dim]
+ * and a length per stored head, all on the GPU (lengths start at 0). */
+ei_status ei_kv_cache_create(ei_context *ctx, const ei_kv_cache_desc *desc, ei_kv_cache **out);
+void ei_kv_cache_destroy(ei_kv_cache *cache);
+
+/* Its tensors, for attention and for apps that fill or inspect it:
+ * keys/values [capacity][heads][dim], lengths [heads] EI_U32, where heads is
+ * kv_heads * expand. Writing the lengths directly (e.g. restoring a cache)
+ * must keep them at most ei_kv_cache_len(). */
+ei_tensor ei_kv_cache_keys(const ei_kv_cache *cache);
+ei_tensor ei_kv_cache_values(const ei_kv_cache *cache);
+ei_tensor ei_kv_cache_lengths(const ei_kv_cache *cache);
+uint32_t ei_kv_cache_heads(const ei_kv_cache *cache);
+
+/* The most rows any head holds, tracked on the host (no GPU read): every
+ * append adds n; a compression brings it down to the budget. */
+uint32_t ei_kv_cache_len(const ei_kv_cache *cache);
+
+/* Appends n rows, k and v [n][kv_heads][dim] in the cache's dtype, after
+ * each head's current length. EI_ERROR_LIMIT_EXCEEDED, recording nothing,
+ * when a head could pass the capacity. */
+ei_status ei_kv_cache_append(ei_cmd *cmd, ei_kv_cache *cache, uint32_t n, ei_tensor k, ei_tensor v);
+
+/* Decode attention over the cache (ragged heads included): desc's kv_len,
+ * kv_heads and dim come from the cache; its heads must be a multiple of the
+ * stored heads. scratch as ei_attention_decode_scratch() says for that desc
+ * (ei_kv_cache_attention_desc gives it). */
+ei_attention_desc ei_kv_cache_attention_desc(const ei_kv_cache *cache, uint32_t q_len, uint32_t heads);
+ei_status ei_kv_cache_attend(ei_cmd *cmd, ei_kv_cache *cache, const ei_attention_desc *desc, ei_tensor q, ei_tensor out,
+                             ei_tensor scratch);
+
+typedef enum ei_kv_method {
+    EI_KV_FULL = 0,   /* never compress */
+    EI_KV_LATENT = 1, /* once at decode step N_d + 1, scored by the last W queries (default) */
+    EI_KV_SNAPKV = 2, /* right after prefill, scored by the last W prompt queries */
+    EI_KV_ADAKV = 3   /* as SnapKV, the layer's budget split across heads by score */
+} ei_kv_method;
+
+typedef enum ei_gqa_scoring {
+    EI_GQA_MEAN = 0, /* a KV head's score: the mean over its query heads (default) */
+    EI_GQA_MAX = 1   /* ... the maximum */
+} ei_gqa_scoring;
+
+/* Whether to compress at decode step `step` (the step-th one-token forward
+ * after the prompt, from 1; step 0 is the prefill itself): SnapKV and AdaKV
+ * at 0, latent at N_d + 1 (decode_gap = -1 makes it SnapKV). */
+int ei_kv_compress_due(const ei_entropy_config *cfg, ei_kv_method method, uint32_t step);
+
+/* How many of the prompt's last queries to keep for scoring: latent keeps
+ * max(W - N_d, 1) and then adds the first N_d decode queries; SnapKV and
+ * AdaKV keep W. */
+uint32_t ei_kv_prompt_observations(const ei_entropy_config *cfg, ei_kv_method method);
+
+typedef struct ei_kv_compress_desc {
+    ei_kv_method method;
+    ei_gqa_scoring gqa;
+    uint32_t heads; /* query heads of the observation queries */
+    float scale;    /* softmax scale of the scores; 0: 1 / sqrt(dim) */
+    /* AdaKV: each head first keeps its top floor(adakv_floor * (Bd - W))
+     * keys; 0 means 0.2, NVIDIA kvpress's AdaKVPress alpha_safeguard. */
+    float adakv_floor;
+} ei_kv_compress_desc;
+
+/* Bytes of scratch ei_kv_compress needs. */
+uint64_t ei_kv_compress_scratch(const ei_kv_cache *cache, const ei_entropy_config *cfg,
+                                const ei_kv_compress_desc *desc);
+
+/* Compresses the cache once (section 4, steps 1-4): for each stored head
+ * with more than Bd = decode_budget keys, scores its keys [0, len - W) by
+ * softmax(obs . K^T * scale) of the W observation queries obs [W][heads][dim]
+ * (cfg->window rows, the cache's dtype; query i sees the last W keys up to
+ * its own index), averages over the queries and combines the group's heads,
+ * smooths with average pooling (cfg->pool_kernel, zeros padded and
+ * counted), and keeps the top Bd - W keys (ties: lower index) plus the last W,
+ * in original order, compacted in place on the GPU. AdaKV instead keeps the
+ * layer's heads * (Bd - W) best keys over all heads jointly, each head's
+ * top floor first (so heads end up with different lengths). Heads with at most Bd
+ * keys are left as they are; with method full, or a cache of at most Bd rows,
+ * nothing is recorded. */
+ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *cache, const ei_entropy_config *cfg, const ei_kv_compress_desc *desc,
+                         ei_tensor obs, ei_buffer *scratch);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

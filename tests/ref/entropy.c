@@ -132,23 +132,28 @@ static int by_index(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
+uint32_t ref_topk(const double *scores, uint32_t n, uint32_t k, uint32_t *out) {
+    ranked *r = malloc(sizeof *r * (n ? n : 1));
+    if (!r) abort();
+    for (uint32_t j = 0; j < n; j++)
+        r[j] = (ranked){scores[j], j};
+    qsort(r, n, sizeof *r, by_score);
+    uint32_t m = k < n ? k : n;
+    for (uint32_t i = 0; i < m; i++)
+        out[i] = r[i].index;
+    qsort(out, m, sizeof *out, by_index);
+    free(r);
+    return m;
+}
+
 void ref_select(const ei_profile_desc *d, const ei_entropy_config *cfg, const double *scores, const uint32_t *keep,
                 uint32_t *selected) {
     ei_profile_shape sh = ei_profile_shape_of(d, cfg);
     uint32_t nrep = cfg->segment_size / cfg->block_size;
-    ranked *r = malloc(sizeof *r * (sh.nblk ? sh.nblk : 1));
-    if (!r) abort();
     for (uint32_t hk = 0; hk < d->kv_heads; hk++)
         for (uint32_t s = 1; s < sh.nseg; s++) {
-            uint32_t n = s * nrep < sh.nblk ? s * nrep : sh.nblk, k = keep[hk * sh.nseg + s];
-            const double *a = scores + ((uint64_t)hk * sh.nseg + s) * sh.nblk;
-            for (uint32_t j = 0; j < n; j++)
-                r[j] = (ranked){a[j], j};
-            qsort(r, n, sizeof *r, by_score);
-            uint32_t *out = selected + ((uint64_t)hk * sh.nseg + s) * sh.max_keep;
-            for (uint32_t i = 0; i < k && i < n; i++)
-                out[i] = r[i].index;
-            qsort(out, k < n ? k : n, sizeof *out, by_index);
+            uint64_t row = (uint64_t)hk * sh.nseg + s;
+            ref_topk(scores + row * sh.nblk, s * nrep < sh.nblk ? s * nrep : sh.nblk, keep[row],
+                     selected + row * sh.max_keep);
         }
-    free(r);
 }

@@ -39,6 +39,21 @@ void ref_observe(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
 void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const float *entropy, uint32_t *keep,
                  uint32_t *rigid);
 
+/* The k largest of scores[0, n), ties to the lower index, in ascending
+ * index order, into out; returns min(k, n). */
+uint32_t ref_topk(const double *scores, uint32_t n, uint32_t k, uint32_t *out);
+
+/* kvcache.c: decode-time compression (algorithm.md sections 4-5) on a host
+ * copy of a cache: K [cap][hc][dim], lens [hc]; obs [W][heads][dim]. */
+void ref_kv_scores(uint32_t hc, uint32_t heads, uint32_t dim, uint32_t window, uint32_t cap, const uint32_t *lens,
+                   const float *k, const float *obs, double scale, int gqa_max, double *score);
+void ref_kv_pool(uint32_t hc, uint32_t cap, uint32_t window, uint32_t kernel, const uint32_t *lens, const double *score,
+                 double *pooled);
+/* AdaKV keeps per head: each head's top `floor_keep` first, then the best of
+ * the rest jointly up to `total`, ties to lower heads and indices. */
+void ref_kv_adakv_keep(uint32_t hc, uint32_t cap, uint32_t window, const uint32_t *lens, const double *pooled,
+                       uint32_t floor_keep, uint32_t total, uint32_t *keep);
+
 /* Top keep[hk][s] of scores[hk][s][0, s * nrep), ties to the lower index,
  * ascending, into selected [kv_heads][nseg][max_keep]. */
 void ref_select(const ei_profile_desc *d, const ei_entropy_config *cfg, const double *scores, const uint32_t *keep,
