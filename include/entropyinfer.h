@@ -436,6 +436,10 @@ typedef struct ei_kv_cache_desc {
     /* 1, or G: store each KV head G times, one copy per query head (the
      * paper's per-query-head compression, G times the memory). */
     uint32_t expand;
+    /* Observation queries kept with the cache for compression: the last
+     * `window` query rows of `query_heads` heads (0, 0: none kept; then
+     * ei_kv_compress takes them from the caller). */
+    uint32_t window, query_heads;
 } ei_kv_cache_desc;
 
 /* A cache of one layer: keys and values [capacity][kv_heads * expand][dim]
@@ -460,6 +464,11 @@ uint32_t ei_kv_cache_len(const ei_kv_cache *cache);
  * each head's current length. EI_ERROR_LIMIT_EXCEEDED, recording nothing,
  * when a head could pass the capacity. */
 ei_status ei_kv_cache_append(ei_cmd *cmd, ei_kv_cache *cache, uint32_t n, ei_tensor k, ei_tensor v);
+
+/* Adds n query rows [n][query_heads][dim] (the cache's dtype) to the
+ * observation window, which keeps the last `window` rows (the prompt's
+ * last ei_kv_prompt_observations() queries, then each decode step's). */
+ei_status ei_kv_cache_observe(ei_cmd *cmd, ei_kv_cache *cache, uint32_t n, ei_tensor q);
 
 /* Decode attention over the cache (ragged heads included): desc's kv_len,
  * kv_heads and dim come from the cache; its heads must be a multiple of the
@@ -509,7 +518,8 @@ uint64_t ei_kv_compress_scratch(const ei_kv_cache *cache, const ei_entropy_confi
  * with more than Bd = decode_budget keys, scores its keys [0, len - W) by
  * softmax(obs . K^T * scale) of the W observation queries obs [W][heads][dim]
  * (cfg->window rows, the cache's dtype; query i sees the last W keys up to
- * its own index), averages over the queries and combines the group's heads,
+ * its own index; obs.buffer NULL takes the cache's observation window,
+ * which must then hold W rows), averages over the queries and combines the group's heads,
  * smooths with average pooling (cfg->pool_kernel, zeros padded and
  * counted), and keeps the top Bd - W keys (ties: lower index) plus the last W,
  * in original order, compacted in place on the GPU. AdaKV instead keeps the

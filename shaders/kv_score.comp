@@ -30,6 +30,7 @@ layout(set = 0, binding = 4) writeonly buffer Score { float score[]; }; // [Hc][
 layout(push_constant) uniform Push {
     uint heads, cache_heads, capacity;
     float scale;
+    uint q_start; // observation query i sits at row (q_start + i) % W (a ring)
     uint q_skip, k_skip, lens_skip, stats_skip, score_skip;
 } pc;
 
@@ -41,7 +42,7 @@ EI_DEFINE_LOAD2(load_k, k_buf, DTYPE)
 float dot_qk(uint i, uint h, uint j, uint hc) {
     float s = 0.0;
     for (uint p = 0u; p < D / 2u; p++)
-        s += dot(load_q(pc.q_skip + (i * pc.heads + h) * D + 2u * p), load_k(pc.k_skip + (j * pc.cache_heads + hc) * D + 2u * p));
+        s += dot(load_q(pc.q_skip + (((pc.q_start + i) % W) * pc.heads + h) * D + 2u * p), load_k(pc.k_skip + (j * pc.cache_heads + hc) * D + 2u * p));
     return s * pc.scale;
 }
 

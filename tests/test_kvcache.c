@@ -78,7 +78,7 @@ static void read_cache(ei_context *ctx, const ei_kv_cache *c, const ei_kv_cache_
 /* Appends put every row after each head's length, copied per query head
  * when expanded; a too-long append fails and leaves the cache as it was. */
 static void check_append(ei_context *ctx) {
-    ei_kv_cache_desc cd = {300, 2, 64, EI_F16, 4};
+    ei_kv_cache_desc cd = {300, 2, 64, EI_F16, 4, 0, 0};
     filled f = fill(ctx, cd, 250);
     uint32_t heads = ei_kv_cache_heads(f.cache), lens[8];
     uint64_t n = (uint64_t)cd.capacity * heads * cd.dim;
@@ -156,7 +156,15 @@ static void run_compress(ei_context *ctx, const compress_case *c, const ei_entro
     CHECK_STATUS(ei_buffer_upload(io, oobs, sobs, obs_n * es), EI_OK, ctx);
     ei_cmd *cmd = NULL;
     CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
-    CHECK_STATUS(ei_kv_compress(cmd, f.cache, cfg, &kd, (ei_tensor){io, oobs, c->cd.dtype}, scratch), EI_OK, ctx);
+    ei_tensor obs = {io, oobs, c->cd.dtype};
+    if (c->cd.window) {
+        /* Through the cache's ring: 13 older rows (the first 13 of obs),
+         * then the W that count, wrapping around. */
+        CHECK_STATUS(ei_kv_cache_observe(cmd, f.cache, 13, obs), EI_OK, ctx);
+        CHECK_STATUS(ei_kv_cache_observe(cmd, f.cache, W, obs), EI_OK, ctx);
+        obs.buffer = NULL;
+    }
+    CHECK_STATUS(ei_kv_compress(cmd, f.cache, cfg, &kd, obs, scratch), EI_OK, ctx);
     CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
     ei_cmd_destroy(cmd);
     read_cache(ctx, f.cache, &c->cd, after, k1, v1);
@@ -259,7 +267,7 @@ static void check_bad_input(ei_context *ctx) {
     ei_entropy_config cfg = ei_entropy_config_default();
     cfg.decode_budget = 64;
     cfg.window = 8;
-    ei_kv_cache_desc cd = {200, 2, 64, EI_F16, 1};
+    ei_kv_cache_desc cd = {200, 2, 64, EI_F16, 1, 0, 0};
     filled f = fill(ctx, cd, 150);
     ei_buffer *b = tu_buffer(ctx, 1 << 20);
     ei_kv_compress_desc kd = {EI_KV_SNAPKV, EI_GQA_MEAN, 5, 0, 0};
@@ -282,9 +290,20 @@ static void check_bad_input(ei_context *ctx) {
     ei_cmd_destroy(cmd);
     CHECK(ei_kv_cache_len(f.cache) == 150, "a cache within the budget changed");
     ei_kv_cache *none = NULL;
-    ei_kv_cache_desc bad = {100, 2, 63, EI_F16, 1};
+    ei_kv_cache_desc bad = {100, 2, 63, EI_F16, 1, 0, 0};
     CHECK_STATUS(ei_kv_cache_create(ctx, &bad, &none), EI_ERROR_INVALID_ARGUMENT, ctx);
     CHECK(none == NULL, "no cache on failure");
+    bad.dim = 64;
+    bad.window = 8; /* without query heads */
+    CHECK_STATUS(ei_kv_cache_create(ctx, &bad, &none), EI_ERROR_INVALID_ARGUMENT, ctx);
+    cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_kv_cache_observe(cmd, f.cache, 1, (ei_tensor){b, 0, EI_F16}), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "no window") != NULL, "%s", ei_context_error(ctx));
+    CHECK_STATUS(ei_kv_compress(cmd, f.cache, &cfg, &kd, (ei_tensor){NULL, 0, EI_F16}, b), EI_ERROR_INVALID_ARGUMENT,
+                 ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
     ei_buffer_destroy(b);
     drop(&f);
 }
@@ -303,6 +322,7 @@ int main(void) {
         {{700, 2, 128, EI_F16, 1}, 611, 16, EI_KV_LATENT, EI_GQA_MAX, 1, "uniform, gqa 8 max, ragged"},
         {{500, 4, 64, EI_F16, 1}, 480, 4, EI_KV_SNAPKV, EI_GQA_MEAN, 1, "uniform, gqa 1, ragged"},
         {{400, 2, 64, EI_F32, 4}, 390, 8, EI_KV_SNAPKV, EI_GQA_MEAN, 0, "per query head (expanded)"},
+        {{600, 2, 64, EI_F16, 1, 16, 8}, 555, 8, EI_KV_LATENT, EI_GQA_MEAN, 0, "window kept by the cache"},
         {{800, 4, 64, EI_F32, 1}, 777, 16, EI_KV_ADAKV, EI_GQA_MEAN, 0, "AdaKV, gqa 4"},
         {{800, 4, 96, EI_F16, 1}, 700, 8, EI_KV_ADAKV, EI_GQA_MAX, 1, "AdaKV, ragged"},
     };

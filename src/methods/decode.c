@@ -99,6 +99,14 @@ ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *c, const ei_entropy_config *c
     if (!scratch || scratch->size < l.bytes)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_kv_compress: scratch must hold %llu bytes",
                        (unsigned long long)l.bytes);
+    uint32_t q_start = 0;
+    if (!obs.buffer) { /* the cache's own window, a ring of its last W query rows */
+        if (!c->obs || c->desc.window != cfg->window || c->desc.query_heads != d->heads || c->obs_count < cfg->window)
+            return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
+                           "ei_kv_compress: the cache's window must hold cfg->window rows of desc->heads heads");
+        obs = (ei_tensor){c->obs, 0, c->desc.dtype};
+        q_start = (uint32_t)(c->obs_count % cfg->window);
+    }
     if (obs.dtype != c->desc.dtype)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_kv_compress: obs must be in the cache's dtype");
     if ((st = ei_tensor_check(ctx, obs, (uint64_t)cfg->window * d->heads * c->desc.dim, "ei_kv_compress: obs")))
@@ -139,8 +147,8 @@ ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *c, const ei_entropy_config *c
     struct {
         uint32_t heads, cache_heads, capacity;
         float scale;
-        uint32_t q_skip, k_skip, lens_skip, stats_skip, score_skip;
-    } sp = {d->heads, hc,      cap,    d->scale > 0 ? d->scale : 1.0f / sqrtf((float)D), skip[0], skip[1],
+        uint32_t q_start, q_skip, k_skip, lens_skip, stats_skip, score_skip;
+    } sp = {d->heads, hc,      cap,    d->scale > 0 ? d->scale : 1.0f / sqrtf((float)D), q_start, skip[0], skip[1],
             skip[3],  skip[4], skip[5]};
     ei_kernel ks = {.shader = "kv_score",
                     .bindings = 5,

@@ -15,6 +15,10 @@ ei_status ei_kv_cache_create(ei_context *ctx, const ei_kv_cache_desc *d, ei_kv_c
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
                        "ei_kv_cache_create: capacity, kv_heads, expand must be positive, dim positive and even, "
                        "dtype f32, f16 or bf16");
+    if (!d->window != !d->query_heads || (d->query_heads && d->query_heads % (d->kv_heads * d->expand)))
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
+                       "ei_kv_cache_create: window and query_heads go together, query_heads a multiple of the stored "
+                       "heads");
     ei_kv_cache *c = calloc(1, sizeof *c);
     if (!c) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     c->ctx = ctx;
@@ -25,6 +29,8 @@ ei_status ei_kv_cache_create(ei_context *ctx, const ei_kv_cache_desc *d, ei_kv_c
     if (st == EI_OK) st = ei_buffer_create(ctx, bytes, &c->v);
     if (st == EI_OK) st = ei_buffer_create(ctx, (uint64_t)c->heads * 4, &c->lens);
     if (st == EI_OK) st = ei_buffer_fill(c->lens, 0, (uint64_t)c->heads * 4, 0);
+    if (st == EI_OK && d->window)
+        st = ei_buffer_create(ctx, (uint64_t)d->window * d->query_heads * d->dim * ei_dtype_size(d->dtype), &c->obs);
     if (st != EI_OK) {
         ei_kv_cache_destroy(c);
         return st;
@@ -38,6 +44,7 @@ void ei_kv_cache_destroy(ei_kv_cache *c) {
     ei_buffer_destroy(c->k);
     ei_buffer_destroy(c->v);
     ei_buffer_destroy(c->lens);
+    ei_buffer_destroy(c->obs);
     free(c);
 }
 
@@ -97,6 +104,29 @@ ei_status ei_kv_cache_append(ei_cmd *cmd, ei_kv_cache *c, uint32_t n, ei_tensor 
         (st = ei_cmd_dispatch(cmd, pg, b, &p, (c->heads + APPEND_WORKGROUP - 1) / APPEND_WORKGROUP, 1, 1)))
         return st;
     c->len += n;
+    return EI_OK;
+}
+
+ei_status ei_kv_cache_observe(ei_cmd *cmd, ei_kv_cache *c, uint32_t n, ei_tensor q) {
+    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+    ei_context *ctx = cmd->ctx;
+    if (!c || !c->obs) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_kv_cache_observe: the cache keeps no window");
+    if (q.dtype != c->desc.dtype)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_kv_cache_observe: q must be in the cache's dtype");
+    uint64_t row = (uint64_t)c->desc.query_heads * c->desc.dim * ei_dtype_size(c->desc.dtype);
+    ei_status st = ei_tensor_check(ctx, q, (uint64_t)n * c->desc.query_heads * c->desc.dim, "ei_kv_cache_observe: q");
+    if (st != EI_OK) return st;
+    /* Only the last `window` rows matter; copy them to their ring slots in
+     * at most two runs. */
+    uint32_t W = c->desc.window, first = n > W ? n - W : 0;
+    for (uint32_t i = first; i < n;) {
+        uint64_t slot = (c->obs_count + i) % W;
+        uint32_t run = (uint32_t)(W - slot < n - i ? W - slot : n - i);
+        VkBufferCopy region = {q.offset + i * row, slot * row, run * row};
+        ei_cmd_copy(cmd, q.buffer->buffer, c->obs->buffer, &region);
+        i += run;
+    }
+    c->obs_count += n;
     return EI_OK;
 }
 

@@ -10,6 +10,8 @@ struct ei_kv_cache {
     uint32_t heads; /* stored heads: kv_heads * expand */
     uint32_t len;   /* the most rows any head holds */
     ei_buffer *k, *v, *lens;
+    ei_buffer *obs;     /* [window][query_heads][dim], a ring */
+    uint64_t obs_count; /* query rows ever observed; row r sits at r % window */
 };
 
 /* A float tensor seen as 32-bit words. */
