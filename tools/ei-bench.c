@@ -6,7 +6,9 @@
  *
  * attn: dense causal prefill of N queries over N keys; reports TFLOP/s
  * counted as 4*H*D*N^2/2 (the causal half). decode: one query over an
- * N-key cache; reports GB/s of K and V read. prefill: one layer of
+ * N-key cache; reports GB/s of K and V read, after compressing the cache
+ * with --kv full|latent|snapkv|adakv (the paper's budget, Bd = 1024, W =
+ * 32; compress_ms is the one-off compression). prefill: one layer of
  * EntropyInfer prefill (--method full|entropy|reference|critiprefill, the
  * paper's constants, layer 1), split into profile_ms (pool, observe,
  * budgets, select) and attn_ms, with the mean keep per (head, segment) and
@@ -26,7 +28,7 @@
 #include <entropyinfer.h>
 
 typedef struct args {
-    const char *op, *method, *inputs;
+    const char *op, *method, *inputs, *kv;
     unsigned len, heads, kv_heads, dim, reps, max_len;
     ei_dtype dtype;
     int json, sweep;
@@ -37,9 +39,12 @@ typedef struct result {
     double ms, phase_ms[2];
     uint64_t scratch;
     double mean_keep, density;
+    double compress_ms;
+    uint64_t cache_before, cache_after; /* bytes of K and V held */
 } result;
 
 static const char *const methods[] = {"entropy", "reference", "critiprefill", "full"};
+static const char *const kv_methods[] = {"full", "latent", "snapkv", "adakv"};
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -125,6 +130,7 @@ typedef struct bench_case {
     ei_entropy_config cfg;
     ei_tensor q, k, v, o, s;
     ei_buffer *scratch;
+    ei_kv_cache *cache; /* decode */
 } bench_case;
 
 /* Records phase 0 or 1 of one run: the whole op, or for prefill the
@@ -132,7 +138,7 @@ typedef struct bench_case {
 static ei_status record(ei_cmd *cmd, const bench_case *c, int phase) {
     const ei_attention_desc *d = &c->d;
     if (c->op == 0) return ei_attention_prefill(cmd, d, c->q, c->k, c->v, c->o);
-    if (c->op == 1) return ei_attention_decode(cmd, d, c->q, c->k, c->v, NULL, c->o, c->s);
+    if (c->op == 1) return ei_kv_cache_attend(cmd, c->cache, d, c->q, c->o, c->s);
     return phase == 0 ? ei_prefill_profile(cmd, d, &c->cfg, 1, c->q, c->k, c->scratch)
                       : ei_prefill_attend(cmd, d, &c->cfg, 1, c->q, c->k, c->v, c->o, c->scratch);
 }
@@ -166,6 +172,63 @@ static ei_status keep_stats(const bench_case *c, const ei_prefill_layout *l, res
     return st;
 }
 
+/* Decode: a cache of len rows from k and v (appended in pieces), W
+ * observation queries, and one compression (timed) with the --kv method.
+ * Leaves c->cache, c->d and the scratch for decoding over it. */
+static ei_status build_cache(ei_context *ctx, const args *a, bench_case *c, unsigned len, ei_buffer **s, result *r) {
+    ei_kv_method method = EI_KV_FULL;
+    for (int m = 0; m < 4; m++)
+        if (strcmp(a->kv, kv_methods[m]) == 0) method = (ei_kv_method)m;
+    ei_entropy_config cfg = ei_entropy_config_default();
+    ei_kv_cache_desc cd = {len, a->kv_heads, a->dim, a->dtype, 1, cfg.window, a->heads};
+    size_t es = ei_dtype_size(a->dtype);
+    uint64_t row = (uint64_t)a->kv_heads * a->dim * es, obs_n = (uint64_t)cfg.window * a->heads * a->dim;
+    ei_buffer *obs = NULL, *scratch = NULL;
+    ei_cmd *cmd = NULL;
+    ei_status st = ei_kv_cache_create(ctx, &cd, &c->cache);
+    if (st == EI_OK) st = ei_buffer_create(ctx, obs_n * es, &obs);
+    if (st == EI_OK) st = fill_random(obs, obs_n, a->dtype, 4, 0);
+    if (st == EI_OK) st = ei_cmd_begin(ctx, &cmd);
+    for (unsigned at = 0; st == EI_OK && at < len; at += 8192) {
+        unsigned n = len - at < 8192 ? len - at : 8192;
+        st = ei_kv_cache_append(cmd, c->cache, n, (ei_tensor){c->k.buffer, at * row, a->dtype},
+                                (ei_tensor){c->v.buffer, at * row, a->dtype});
+    }
+    if (st == EI_OK) st = ei_kv_cache_observe(cmd, c->cache, cfg.window, (ei_tensor){obs, 0, a->dtype});
+    if (st == EI_OK) st = ei_cmd_run(cmd);
+    ei_cmd_destroy(cmd);
+    cmd = NULL;
+    r->cache_before = r->cache_after = 2 * (uint64_t)len * row;
+    ei_kv_compress_desc kd = {method, EI_GQA_MEAN, a->heads, 0, 0};
+    if (st == EI_OK && method != EI_KV_FULL) {
+        uint32_t t0, t1;
+        if ((st = ei_buffer_create(ctx, ei_kv_compress_scratch(c->cache, &cfg, &kd), &scratch)) ||
+            (st = ei_cmd_begin(ctx, &cmd)) || (st = ei_cmd_timestamp(cmd, &t0)) ||
+            (st = ei_kv_compress(cmd, c->cache, &cfg, &kd, (ei_tensor){NULL, 0, a->dtype}, scratch)) ||
+            (st = ei_cmd_timestamp(cmd, &t1)) || (st = ei_cmd_run(cmd)) ||
+            (st = ei_cmd_elapsed_ms(cmd, t0, t1, &r->compress_ms)))
+            goto done;
+        uint32_t *lens = malloc(a->kv_heads * 4);
+        if (!lens) {
+            st = EI_ERROR_OUT_OF_HOST_MEMORY;
+            goto done;
+        }
+        st = ei_buffer_download(ei_kv_cache_lengths(c->cache).buffer, 0, lens, a->kv_heads * 4);
+        r->cache_after = 0;
+        for (unsigned h = 0; h < a->kv_heads; h++)
+            r->cache_after += 2 * (uint64_t)lens[h] * a->dim * es;
+        free(lens);
+    }
+    c->d = ei_kv_cache_attention_desc(c->cache, 1, a->heads);
+    r->scratch = ei_attention_decode_scratch(ctx, &c->d);
+    if (st == EI_OK) st = ei_buffer_create(ctx, r->scratch, s);
+done:
+    ei_cmd_destroy(cmd);
+    ei_buffer_destroy(obs);
+    ei_buffer_destroy(scratch);
+    return st;
+}
+
 /* One case: medians of the phases over reps runs, after a warm-up. */
 static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *r) {
     bench_case c = {.a = a, .op = strcmp(a->op, "attn") == 0 ? 0 : strcmp(a->op, "decode") == 0 ? 1 : 2};
@@ -179,7 +242,6 @@ static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *
     size_t es = ei_dtype_size(a->dtype);
     uint64_t q_n = (uint64_t)c.d.q_len * c.d.heads * c.d.dim, kv_n = (uint64_t)len * c.d.kv_heads * c.d.dim;
     ei_status st = EI_OK;
-    if (c.op == 1) r->scratch = ei_attention_decode_scratch(ctx, &c.d);
     if (c.op == 2 && (st = ei_prefill_layout_of(ctx, &c.d, &c.cfg, 1, &layout)) == EI_OK) r->scratch = layout.bytes;
     ei_buffer *q = NULL, *k = NULL, *v = NULL, *o = NULL, *s = NULL;
     ei_cmd *cmd = NULL;
@@ -191,7 +253,9 @@ static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *
         (st = fill_random(v, kv_n, a->dtype, 3, 0)) || (structured && (st = plant_sinks(k, a, c.cfg.block_size))))
         goto done;
     c.q = (ei_tensor){q, 0, a->dtype}, c.k = (ei_tensor){k, 0, a->dtype}, c.v = (ei_tensor){v, 0, a->dtype};
-    c.o = (ei_tensor){o, 0, a->dtype}, c.s = (ei_tensor){s, 0, EI_F32}, c.scratch = s;
+    c.o = (ei_tensor){o, 0, a->dtype};
+    if (c.op == 1 && (st = build_cache(ctx, a, &c, len, &s, r))) goto done;
+    c.s = (ei_tensor){s, 0, EI_F32}, c.scratch = s;
     /* Warm up for 200 ms (or 200 runs): a GPU idle while the inputs were
      * made runs the first short kernels at a lower clock. */
     double start = now_ms();
@@ -227,13 +291,14 @@ static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *
 done:
     ei_cmd_destroy(cmd);
     ei_buffer_destroy(q), ei_buffer_destroy(k), ei_buffer_destroy(v), ei_buffer_destroy(o), ei_buffer_destroy(s);
+    ei_kv_cache_destroy(c.cache);
     return st;
 }
 
 static void report(const ei_context *ctx, const args *a, unsigned len, const result *r) {
     int decode = strcmp(a->op, "decode") == 0, prefill = strcmp(a->op, "prefill") == 0;
     double flops = 4.0 * a->heads * a->dim * (double)len * len / 2.0;
-    double bytes = 2.0 * len * a->kv_heads * a->dim * ei_dtype_size(a->dtype);
+    double bytes = decode ? (double)r->cache_after : 0;
     double rate = decode ? bytes / r->ms * 1e-6 : flops / r->ms * 1e-9;
     const char *device = ei_context_facts(ctx)->name;
     if (!a->json) {
@@ -259,7 +324,13 @@ static void report(const ei_context *ctx, const args *a, unsigned len, const res
     cJSON_AddNumberToObject(o, "reps", a->reps);
     cJSON_AddNumberToObject(o, "ms", r->ms);
     cJSON_AddNumberToObject(o, decode ? "gbps" : "tflops", rate);
-    if (decode) cJSON_AddNumberToObject(o, "scratch_bytes", (double)r->scratch);
+    if (decode) {
+        cJSON_AddStringToObject(o, "kv", a->kv);
+        cJSON_AddNumberToObject(o, "compress_ms", r->compress_ms);
+        cJSON_AddNumberToObject(o, "cache_bytes_before", (double)r->cache_before);
+        cJSON_AddNumberToObject(o, "cache_bytes_after", (double)r->cache_after);
+        cJSON_AddNumberToObject(o, "scratch_bytes", (double)r->scratch);
+    }
     if (prefill) {
         cJSON_AddStringToObject(o, "method", a->method);
         cJSON_AddStringToObject(o, "inputs", a->inputs);
@@ -279,19 +350,28 @@ static int usage(int code) {
     fprintf(code ? stderr : stdout,
             "usage: ei-bench --op attn|decode|prefill [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
             "                [--dtype f16|f32|bf16] [--method entropy|reference|critiprefill|full]\n"
+            "                [--kv full|latent|snapkv|adakv]\n"
             "                [--inputs random|structured] [--reps R] [--json] [--sweep [--max-len N]]\n");
     return code;
 }
 
 int main(int argc, char **argv) {
-    args a = {"attn", "entropy", "random", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0};
-    static const struct option opts[] = {{"op", required_argument, 0, 'o'},     {"len", required_argument, 0, 'l'},
-                                         {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
-                                         {"dim", required_argument, 0, 'd'},    {"dtype", required_argument, 0, 't'},
-                                         {"reps", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
-                                         {"sweep", no_argument, 0, 's'},        {"max-len", required_argument, 0, 'm'},
-                                         {"method", required_argument, 0, 'M'}, {"inputs", required_argument, 0, 'I'},
-                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    args a = {"attn", "entropy", "random", "full", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0};
+    static const struct option opts[] = {{"op", required_argument, 0, 'o'},
+                                         {"len", required_argument, 0, 'l'},
+                                         {"heads", required_argument, 0, 'H'},
+                                         {"kv-heads", required_argument, 0, 'K'},
+                                         {"dim", required_argument, 0, 'd'},
+                                         {"dtype", required_argument, 0, 't'},
+                                         {"reps", required_argument, 0, 'r'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"sweep", no_argument, 0, 's'},
+                                         {"max-len", required_argument, 0, 'm'},
+                                         {"method", required_argument, 0, 'M'},
+                                         {"inputs", required_argument, 0, 'I'},
+                                         {"kv", required_argument, 0, 'V'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -306,6 +386,7 @@ int main(int argc, char **argv) {
         case 'm': a.max_len = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'M': a.method = optarg; break;
         case 'I': a.inputs = optarg; break;
+        case 'V': a.kv = optarg; break;
         case 't':
             if (strcmp(optarg, "f16") == 0)
                 a.dtype = EI_F16;
@@ -320,10 +401,12 @@ int main(int argc, char **argv) {
         default: return usage(2);
         }
     }
-    int known_method = 0;
-    for (int m = 0; m < 4; m++)
+    int known_method = 0, known_kv = 0;
+    for (int m = 0; m < 4; m++) {
         known_method |= strcmp(a.method, methods[m]) == 0;
-    if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill")) || !known_method ||
+        known_kv |= strcmp(a.kv, kv_methods[m]) == 0;
+    }
+    if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill")) || !known_method || !known_kv ||
         (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")))
         return usage(2);
     unsigned most = strcmp(a.op, "prefill") == 0 ? EI_MAX_TIMESTAMPS / 2 - 1 : EI_MAX_TIMESTAMPS - 1;

@@ -6,7 +6,7 @@
 set -uo pipefail
 source "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-for t in context pool attention entropy; do
+for t in context pool attention entropy kvcache; do
   build/tests/test_$t > "$out/test_$t.log" 2>&1
   echo "test_$t: exit $? ($(tail -n 1 "$out/test_$t.log"))"
 done
