@@ -10,15 +10,6 @@
 
 static double tolerance(ei_dtype t) { return t == EI_F32 ? 1e-5 : t == EI_F16 ? 2e-3 : 1e-2; }
 
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 static uint64_t round16(uint64_t x) { return (x + 15) / 16 * 16; }
 
 /* Runs the recording, reads the n-element output and checks it against ref
@@ -27,8 +18,8 @@ static double run_and_compare(ei_context *ctx, ei_cmd *cmd, ei_tensor out, uint6
                               const char *what) {
     CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
     ei_cmd_destroy(cmd);
-    void *stored = xmalloc(n * ei_dtype_size(out.dtype));
-    float *got = xmalloc(n * 4);
+    void *stored = tu_alloc(n * ei_dtype_size(out.dtype), 1);
+    float *got = tu_alloc(n * 4, 1);
     CHECK_STATUS(ei_buffer_download(out.buffer, out.offset, stored, n * ei_dtype_size(out.dtype)), EI_OK, ctx);
     tu_to_float(out.dtype, stored, n, got);
     double err = tu_rel_error(got, ref, n);
@@ -47,8 +38,9 @@ static void run_case(ei_context *ctx, ei_attention_desc d, ei_dtype dtype, int d
                      const char *what) {
     uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
     size_t es = ei_dtype_size(dtype);
-    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es);
-    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4), *ref = xmalloc(q_n * 4);
+    void *sq = tu_alloc(q_n * es, 1), *sk = tu_alloc(kv_n * es, 1), *sv = tu_alloc(kv_n * es, 1);
+    float *fq = tu_alloc(q_n * 4, 1), *fk = tu_alloc(kv_n * 4, 1), *fv = tu_alloc(kv_n * 4, 1),
+          *ref = tu_alloc(q_n * 4, 1);
     tu_random_tensor(dtype, q_n, 1.0f, sq, fq);
     tu_random_tensor(dtype, kv_n, 1.0f, sk, fk);
     tu_random_tensor(dtype, kv_n, 1.0f, sv, fv);
@@ -100,9 +92,10 @@ static void run_sparse_case(ei_context *ctx, ei_attention_desc d, ei_entropy_con
     uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
     uint64_t hs = (uint64_t)d.kv_heads * sh.nseg, sel_n = hs * sh.max_keep;
     size_t es = ei_dtype_size(dtype);
-    void *sq = xmalloc(q_n * es), *sk = xmalloc(kv_n * es), *sv = xmalloc(kv_n * es);
-    float *fq = xmalloc(q_n * 4), *fk = xmalloc(kv_n * 4), *fv = xmalloc(kv_n * 4), *ref = xmalloc(q_n * 4);
-    uint32_t *keep = xmalloc(hs * 4), *sel = xmalloc(sel_n * 4 + 4);
+    void *sq = tu_alloc(q_n * es, 1), *sk = tu_alloc(kv_n * es, 1), *sv = tu_alloc(kv_n * es, 1);
+    float *fq = tu_alloc(q_n * 4, 1), *fk = tu_alloc(kv_n * 4, 1), *fv = tu_alloc(kv_n * 4, 1),
+          *ref = tu_alloc(q_n * 4, 1);
+    uint32_t *keep = tu_alloc(hs * 4, 1), *sel = tu_alloc(sel_n * 4 + 4, 1);
     tu_random_tensor(dtype, q_n, 1.0f, sq, fq);
     tu_random_tensor(dtype, kv_n, 1.0f, sk, fk);
     tu_random_tensor(dtype, kv_n, 1.0f, sv, fv);

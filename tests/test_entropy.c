@@ -11,15 +11,6 @@
 #include "ref/ref.h"
 #include "util/test_util.h"
 
-static void *xcalloc(size_t n, size_t size) {
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 typedef struct profile_case {
     ei_profile_desc d;
     ei_entropy_config cfg;
@@ -40,8 +31,8 @@ static gpu_out run_gpu(ei_context *ctx, const profile_case *c, ei_profile_shape 
     const ei_profile_desc *d = &c->d;
     uint64_t q_n = (uint64_t)d->len * d->heads * d->dim, k_n = (uint64_t)d->len * d->kv_heads * d->dim;
     size_t es = ei_dtype_size(c->dtype);
-    void *sq = xcalloc(q_n, es), *sk = xcalloc(k_n, es);
-    float *fq = xcalloc(q_n, 4), *fk = xcalloc(k_n, 4);
+    void *sq = tu_alloc(q_n, es), *sk = tu_alloc(k_n, es);
+    float *fq = tu_alloc(q_n, 4), *fk = tu_alloc(k_n, 4);
     tu_random_tensor(c->dtype, q_n, 1.0f, sq, fq);
     tu_random_tensor(c->dtype, k_n, 1.0f, sk, fk);
     if (c->sink_head >= 0) {
@@ -92,8 +83,8 @@ static gpu_out run_gpu(ei_context *ctx, const profile_case *c, ei_profile_shape 
     CHECK_STATUS(ei_select_blocks(cmd, d, &c->cfg, t[6], t[8], t[10]), EI_OK, ctx);
     CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
     ei_cmd_destroy(cmd);
-    gpu_out o = {xcalloc(qp_n, 4), xcalloc(qp_n, 4), xcalloc(kp_n, 4),        xcalloc(kp_n, 4), xcalloc(a_n, 4),
-                 xcalloc(e_n, 4),  xcalloc(e_n, 4),  xcalloc(d->kv_heads, 4), xcalloc(sel_n, 4)};
+    gpu_out o = {tu_alloc(qp_n, 4), tu_alloc(qp_n, 4), tu_alloc(kp_n, 4),        tu_alloc(kp_n, 4), tu_alloc(a_n, 4),
+                 tu_alloc(e_n, 4),  tu_alloc(e_n, 4),  tu_alloc(d->kv_heads, 4), tu_alloc(sel_n, 4)};
     void *dst[9] = {o.qmax, o.qmin, o.kmax, o.kmin, o.scores, o.entropy, o.keep, o.rigid, o.selected};
     for (int i = 0; i < 9; i++)
         CHECK_STATUS(ei_buffer_download(b, off[i + 2], dst[i], bytes[i + 2]), EI_OK, ctx);
@@ -119,7 +110,7 @@ static void run_case(ei_context *ctx, const profile_case *c_in) {
     uint64_t a_n = (uint64_t)d->kv_heads * sh.nseg * sh.nblk, e_n = (uint64_t)d->kv_heads * sh.nseg;
 
     /* Scores and entropies from the GPU's pooled summaries. */
-    double *ra = xcalloc(a_n, 8), *re = xcalloc(e_n, 8);
+    double *ra = tu_alloc(a_n, 8), *re = tu_alloc(e_n, 8);
     ref_observe(d, &c->cfg, g.qmax, g.qmin, g.kmax, g.kmin, ra, re, NULL);
     double amax = 0, aerr = 0, eerr = 0;
     for (uint32_t hk = 0; hk < d->kv_heads; hk++)
@@ -141,7 +132,7 @@ static void run_case(ei_context *ctx, const profile_case *c_in) {
     CHECK(eerr <= fmax(1e-4, 2 * ulp), "%s: entropy relative error %.3g", c->name, eerr);
 
     /* Budgets: equal to the reference's on the same entropies. */
-    uint32_t *rk = xcalloc(e_n, 4), *rr = xcalloc(d->kv_heads, 4);
+    uint32_t *rk = tu_alloc(e_n, 4), *rr = tu_alloc(d->kv_heads, 4);
     ref_budgets(d, &c->cfg, g.entropy, rk, rr);
     CHECK(memcmp(rk, g.keep, e_n * 4) == 0, "%s: keep counts differ", c->name);
     CHECK(memcmp(rr, g.rigid, d->kv_heads * 4) == 0, "%s: rigid flags differ", c->name);
@@ -151,10 +142,10 @@ static void run_case(ei_context *ctx, const profile_case *c_in) {
 
     /* Selection: equal to the reference's on the GPU's own scores. */
     uint64_t sel_n = e_n * sh.max_keep;
-    double *ga = xcalloc(a_n, 8);
+    double *ga = tu_alloc(a_n, 8);
     for (uint64_t i = 0; i < a_n; i++)
         ga[i] = g.scores[i];
-    uint32_t *rs = xcalloc(sel_n, 4), *rs_end = xcalloc(sel_n, 4);
+    uint32_t *rs = tu_alloc(sel_n, 4), *rs_end = tu_alloc(sel_n, 4);
     ref_select(d, &c->cfg, ga, g.keep, rs);
     uint64_t differ = 0, ties = 0;
     for (uint32_t hk = 0; hk < d->kv_heads; hk++)
@@ -214,7 +205,7 @@ static void check_modes(ei_context *ctx) {
     cfg.base_budget = 64;
     ei_profile_shape sh = ei_profile_shape_of(&d, &cfg);
     uint64_t e_n = (uint64_t)d.kv_heads * sh.nseg;
-    float *entropy = xcalloc(e_n, 4);
+    float *entropy = tu_alloc(e_n, 4);
     for (uint64_t i = 0; i < e_n; i++)
         entropy[i] = tu_uniform(0.0f, 6.0f);
     ei_buffer *b = tu_buffer(ctx, e_n * 4 * 2 + 64);
@@ -222,7 +213,7 @@ static void check_modes(ei_context *ctx) {
     uint32_t *keep[4];
     for (int mode = 0; mode < 4; mode++) {
         cfg.mode = (ei_prefill_mode)mode;
-        keep[mode] = xcalloc(e_n, 4);
+        keep[mode] = tu_alloc(e_n, 4);
         ei_cmd *cmd = NULL;
         CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
         CHECK_STATUS(ei_budgets(cmd, &d, &cfg, (ei_tensor){b, 0, EI_F32}, (ei_tensor){b, e_n * 4, EI_U32},
@@ -313,8 +304,8 @@ static void check_fusion(ei_context *ctx) {
     ei_profile_shape sh = ei_profile_shape_of(&d, &cfg);
     uint64_t qn = (uint64_t)sh.nseg * d.heads * d.dim, kn = (uint64_t)sh.nblk * d.kv_heads * d.dim;
     uint64_t an = (uint64_t)d.kv_heads * sh.nseg * sh.nblk, en = (uint64_t)d.kv_heads * sh.nseg;
-    float *pooled = xcalloc(2 * qn + 2 * kn, 4), *gs = xcalloc(an, 4), *ge = xcalloc(en, 4);
-    double *ra = xcalloc(an, 8), *re = xcalloc(en, 8), *rf = xcalloc(an, 8);
+    float *pooled = tu_alloc(2 * qn + 2 * kn, 4), *gs = tu_alloc(an, 4), *ge = tu_alloc(en, 4);
+    double *ra = tu_alloc(an, 8), *re = tu_alloc(en, 8), *rf = tu_alloc(an, 8);
     const uint64_t off[5] = {0, qn * 4, 2 * qn * 4, (2 * qn + kn) * 4, (2 * qn + 2 * kn) * 4};
     uint64_t oa = off[4], oe = oa + an * 4, of = oe + en * 4;
     ei_buffer *b = tu_buffer(ctx, of + an * 4);
@@ -367,9 +358,9 @@ static void check_layer(ei_context *ctx, ei_entropy_config cfg, uint32_t len, ui
                         const char *what) {
     ei_attention_desc d = {len, len, 8, 2, 64, 0, 1, 0, 0};
     uint64_t q_n = (uint64_t)d.q_len * d.heads * d.dim, kv_n = (uint64_t)d.kv_len * d.kv_heads * d.dim;
-    uint16_t *sq = xcalloc(q_n, 2), *sk = xcalloc(kv_n, 2), *sv = xcalloc(kv_n, 2), *so = xcalloc(q_n, 2);
-    float *fq = xcalloc(q_n, 4), *fk = xcalloc(kv_n, 4), *fv = xcalloc(kv_n, 4), *ref = xcalloc(q_n, 4),
-          *got = xcalloc(q_n, 4);
+    uint16_t *sq = tu_alloc(q_n, 2), *sk = tu_alloc(kv_n, 2), *sv = tu_alloc(kv_n, 2), *so = tu_alloc(q_n, 2);
+    float *fq = tu_alloc(q_n, 4), *fk = tu_alloc(kv_n, 4), *fv = tu_alloc(kv_n, 4), *ref = tu_alloc(q_n, 4),
+          *got = tu_alloc(q_n, 4);
     tu_random_tensor(EI_F16, q_n, 1.0f, sq, fq);
     tu_random_tensor(EI_F16, kv_n, 1.0f, sk, fk);
     tu_random_tensor(EI_F16, kv_n, 1.0f, sv, fv);
@@ -392,7 +383,7 @@ static void check_layer(ei_context *ctx, ei_entropy_config cfg, uint32_t len, ui
     tu_to_float(EI_F16, so, q_n, got);
     uint64_t hs = (uint64_t)d.kv_heads * l.shape.nseg, sparse = 0;
     if (l.profiled) {
-        uint32_t *keep = xcalloc(hs, 4), *sel = xcalloc(hs * l.shape.max_keep, 4);
+        uint32_t *keep = tu_alloc(hs, 4), *sel = tu_alloc(hs * l.shape.max_keep, 4);
         CHECK_STATUS(ei_buffer_download(scratch, l.keep, keep, hs * 4), EI_OK, ctx);
         CHECK_STATUS(ei_buffer_download(scratch, l.selected, sel, hs * l.shape.max_keep * 4), EI_OK, ctx);
         for (uint64_t i = 0; i < hs; i++)

@@ -11,15 +11,6 @@
 #include "ref/ref.h"
 #include "util/test_util.h"
 
-static void *xcalloc(size_t n, size_t size) {
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 /* A cache filled with `rows` random rows in two appends; host copies of
  * what was appended (stored bytes and values), per KV head. */
 typedef struct filled {
@@ -33,8 +24,8 @@ static filled fill(ei_context *ctx, ei_kv_cache_desc cd, uint32_t rows) {
     CHECK_STATUS(ei_kv_cache_create(ctx, &cd, &f.cache), EI_OK, ctx);
     size_t es = ei_dtype_size(cd.dtype);
     uint64_t n = (uint64_t)rows * cd.kv_heads * cd.dim;
-    f.stored_k = xcalloc(n, es), f.stored_v = xcalloc(n, es);
-    f.k = xcalloc(n, 4), f.v = xcalloc(n, 4);
+    f.stored_k = tu_alloc(n, es), f.stored_v = tu_alloc(n, es);
+    f.k = tu_alloc(n, 4), f.v = tu_alloc(n, 4);
     tu_random_tensor(cd.dtype, n, 1.0f, f.stored_k, f.k);
     tu_random_tensor(cd.dtype, n, 1.0f, f.stored_v, f.v);
     ei_buffer *b = tu_buffer(ctx, 2 * n * es + 16);
@@ -66,7 +57,7 @@ static void read_cache(ei_context *ctx, const ei_kv_cache *c, const ei_kv_cache_
     uint32_t heads = ei_kv_cache_heads(c);
     uint64_t n = (uint64_t)cd->capacity * heads * cd->dim;
     size_t es = ei_dtype_size(cd->dtype);
-    void *raw = xcalloc(n, es);
+    void *raw = tu_alloc(n, es);
     CHECK_STATUS(ei_buffer_download(ei_kv_cache_lengths(c).buffer, 0, lens, heads * 4), EI_OK, ctx);
     CHECK_STATUS(ei_buffer_download(ei_kv_cache_keys(c).buffer, 0, raw, n * es), EI_OK, ctx);
     tu_to_float(cd->dtype, raw, n, k);
@@ -82,7 +73,7 @@ static void check_append(ei_context *ctx) {
     filled f = fill(ctx, cd, 250);
     uint32_t heads = ei_kv_cache_heads(f.cache), lens[8];
     uint64_t n = (uint64_t)cd.capacity * heads * cd.dim;
-    float *k = xcalloc(n, 4), *v = xcalloc(n, 4);
+    float *k = tu_alloc(n, 4), *v = tu_alloc(n, 4);
     read_cache(ctx, f.cache, &cd, lens, k, v);
     int ok = heads == 8;
     for (uint32_t h = 0; h < heads; h++)
@@ -123,7 +114,7 @@ typedef struct compress_case {
 static void run_compress(ei_context *ctx, const compress_case *c, const ei_entropy_config *cfg) {
     filled f = fill(ctx, c->cd, c->rows);
     uint32_t hc = ei_kv_cache_heads(f.cache), cap = c->cd.capacity, D = c->cd.dim, W = cfg->window;
-    uint32_t *lens = xcalloc(hc, 4);
+    uint32_t *lens = tu_alloc(hc, 4);
     for (uint32_t h = 0; h < hc; h++)
         lens[h] = c->ragged ? c->rows - tu_below(c->rows / 2) : c->rows;
     if (c->ragged) {
@@ -132,15 +123,16 @@ static void run_compress(ei_context *ctx, const compress_case *c, const ei_entro
         CHECK_STATUS(ei_buffer_upload(ei_kv_cache_lengths(f.cache).buffer, 0, lens, hc * 4), EI_OK, ctx);
     }
     uint64_t cache_n = (uint64_t)cap * hc * D;
-    float *k0 = xcalloc(cache_n, 4), *v0 = xcalloc(cache_n, 4), *k1 = xcalloc(cache_n, 4), *v1 = xcalloc(cache_n, 4);
-    uint32_t *before = xcalloc(hc, 4), *after = xcalloc(hc, 4);
+    float *k0 = tu_alloc(cache_n, 4), *v0 = tu_alloc(cache_n, 4), *k1 = tu_alloc(cache_n, 4),
+          *v1 = tu_alloc(cache_n, 4);
+    uint32_t *before = tu_alloc(hc, 4), *after = tu_alloc(hc, 4);
     read_cache(ctx, f.cache, &c->cd, before, k0, v0);
 
     /* Observation queries, compression, then one decode query. */
     uint64_t obs_n = (uint64_t)W * c->heads * D, q_n = (uint64_t)c->heads * D;
     size_t es = ei_dtype_size(c->cd.dtype);
-    void *sobs = xcalloc(obs_n, es), *sq = xcalloc(q_n, es), *so = xcalloc(q_n, es);
-    float *fobs = xcalloc(obs_n, 4), *fq = xcalloc(q_n, 4), *got = xcalloc(q_n, 4), *ref = xcalloc(q_n, 4);
+    void *sobs = tu_alloc(obs_n, es), *sq = tu_alloc(q_n, es), *so = tu_alloc(q_n, es);
+    float *fobs = tu_alloc(obs_n, 4), *fq = tu_alloc(q_n, 4), *got = tu_alloc(q_n, 4), *ref = tu_alloc(q_n, 4);
     tu_random_tensor(c->cd.dtype, obs_n, 1.0f, sobs, fobs);
     tu_random_tensor(c->cd.dtype, q_n, 1.0f, sq, fq);
     ei_kv_compress_desc kd = {c->method, c->gqa, c->heads, 0, 0};
@@ -179,10 +171,10 @@ static void run_compress(ei_context *ctx, const compress_case *c, const ei_entro
     tu_to_float(c->cd.dtype, so, q_n, got);
 
     /* The reference: scores, pooling, each head's keep and kept set. */
-    double *score = xcalloc((uint64_t)hc * cap, 8), *pooled = xcalloc((uint64_t)hc * cap, 8);
+    double *score = tu_alloc((uint64_t)hc * cap, 8), *pooled = tu_alloc((uint64_t)hc * cap, 8);
     ref_kv_scores(hc, c->heads, D, W, cap, before, k0, fobs, 1.0 / sqrt((double)D), c->gqa == EI_GQA_MAX, score);
     ref_kv_pool(hc, cap, W, cfg->pool_kernel, before, score, pooled);
-    uint32_t per_head = cfg->decode_budget - W, *keep = xcalloc(hc, 4), *sel = xcalloc(cap, 4);
+    uint32_t per_head = cfg->decode_budget - W, *keep = tu_alloc(hc, 4), *sel = tu_alloc(cap, 4);
     if (c->method == EI_KV_ADAKV)
         ref_kv_adakv_keep(hc, cap, W, before, pooled, (uint32_t)floorf(0.2f * per_head), hc * per_head, keep);
     else
@@ -190,8 +182,8 @@ static void run_compress(ei_context *ctx, const compress_case *c, const ei_entro
             keep[h] = per_head;
     /* Which original rows did the GPU keep? Rows are random: match them. */
     uint64_t wrong_len = 0, not_gather = 0, beyond_ties = 0, ties = 0;
-    uint32_t *kept = xcalloc(cap, 4);
-    float *host_k = xcalloc(cache_n, 4), *host_v = xcalloc(cache_n, 4);
+    uint32_t *kept = tu_alloc(cap, 4);
+    float *host_k = tu_alloc(cache_n, 4), *host_v = tu_alloc(cache_n, 4);
     for (uint32_t h = 0; h < hc; h++) {
         uint32_t len = before[h], n = len - (W < len ? W : len);
         uint32_t m = ref_topk(pooled + (uint64_t)h * cap, n, keep[h], sel);

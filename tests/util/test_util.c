@@ -132,6 +132,15 @@ void tu_random_tensor(ei_dtype dtype, uint64_t n, float scale, void *stored, flo
     }
 }
 
+void *tu_alloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "out of host memory\n");
+        exit(1);
+    }
+    return p;
+}
+
 void tu_to_float(ei_dtype dtype, const void *stored, uint64_t n, float *out) {
     for (uint64_t i = 0; i < n; i++) {
         if (dtype == EI_F32)

@@ -3,6 +3,7 @@
 #ifndef EI_TEST_UTIL_H
 #define EI_TEST_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -57,6 +58,9 @@ float tu_bf16_to_f32(uint16_t b);
 /* Random values in [-scale, scale), stored as dtype in `stored` (n
  * elements) and as the exact stored value in `values`. */
 void tu_random_tensor(ei_dtype dtype, uint64_t n, float scale, void *stored, float *values);
+
+/* n zeroed elements of `size` bytes; exits the test when memory runs out. */
+void *tu_alloc(size_t n, size_t size);
 
 /* Converts n stored elements of dtype to float. */
 void tu_to_float(ei_dtype dtype, const void *stored, uint64_t n, float *out);
