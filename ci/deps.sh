@@ -6,6 +6,7 @@ packages=(
   cmake ninja-build gcc pkg-config
   libvulkan-dev libvulkan-volk-dev glslc glslang-tools spirv-tools
   mesa-vulkan-drivers vulkan-validationlayers libcjson-dev
+  clang libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -40,7 +40,10 @@ ei_context *tu_context_from(ei_context_desc desc);
 /* Checks that ctx saw no validation message, then destroys it. */
 void tu_release(ei_context *ctx);
 
-/* tu_release, then prints the tally; returns the process exit code. */
+/* Prints the tally; returns the process exit code. */
+int tu_tally(void);
+
+/* tu_release, then tu_tally. */
 int tu_finish(ei_context *ctx);
 
 /* Random numbers from a seed taken from EI_TEST_SEED or the clock (printed,
