@@ -2,6 +2,7 @@
 # Installs what building and testing need, from Debian's packages (as root,
 # or through sudo). Safe to run again: apt-get skips what is installed.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 packages=(
   cmake ninja-build gcc pkg-config
   libvulkan-dev libvulkan-volk-dev glslc glslang-tools spirv-tools
@@ -18,3 +19,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# A virtual environment with the gguf package and numpy: the independent
+# oracle some tests compare with (PyPI).
+if [ ! -x .venv/bin/python ]; then
+  if ! python3 -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends python3-venv
+    python3 -m venv .venv
+  fi
+fi
+.venv/bin/python -c "import gguf, numpy" 2>/dev/null || .venv/bin/pip install -q gguf numpy

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "entropyinfer.h"
+#include "entropyinfer_gguf.h"
 
 /* pool.c: max/min over groups of `group` rows (the last may be ragged) of
  * x[rows][heads][dim]; outputs [ceil(rows/group)][heads][dim]. */
@@ -42,6 +43,11 @@ void ref_budgets(const ei_profile_desc *d, const ei_entropy_config *cfg, const f
 /* The k largest of scores[0, n), ties to the lower index, in ascending
  * index order, into out; returns min(k, n). */
 uint32_t ref_topk(const double *scores, uint32_t n, uint32_t k, uint32_t *out);
+
+/* quant.c: n elements (whole blocks) of a ggml type to floats; 0 for a
+ * type it does not know (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+ * Q4_K, Q5_K and Q6_K are known). */
+int ref_dequantize(uint32_t type, const void *data, uint64_t n, float *out);
 
 /* kvcache.c: decode-time compression (algorithm.md sections 4-5) on a host
  * copy of a cache: K [cap][hc][dim], lens [hc]; obs [W][heads][dim]. */
