@@ -8,7 +8,8 @@ ci/deps.sh
 ci/build.sh
 # The fuzz targets, built with clang and the sanitizers, each run briefly
 # over its seed corpus.
-CC=clang cmake -S . -B build-fuzz -G Ninja -DEI_BUILD_FUZZERS=ON -DEI_BUILD_TOOLS=OFF -DEI_WERROR=ON >/dev/null
+CC=clang cmake -S . -B build-fuzz -G Ninja -DEI_BUILD_FUZZERS=ON -DEI_BUILD_TOOLS=OFF -DEI_WERROR=ON \
+  -DPython3_EXECUTABLE="$PWD/.venv/bin/python" >/dev/null
 cmake --build build-fuzz --target fuzz_gguf
 (cd build-fuzz && ctest --output-on-failure -R fuzz)
 cd "${EI_BUILD_DIR:-build}"
