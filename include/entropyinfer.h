@@ -424,6 +424,23 @@ ei_status ei_prefill_profile(ei_cmd *cmd, const ei_attention_desc *desc, const e
 ei_status ei_prefill_attend(ei_cmd *cmd, const ei_attention_desc *desc, const ei_entropy_config *cfg, uint32_t layer,
                             ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor out, ei_buffer *scratch);
 
+/* ---- Operations: matrix products with weights in their GGUF type ------- */
+
+/* Y [tokens][rows] = X [tokens][cols] . W^T in f32, W [rows][cols] stored
+ * as the raw bytes of its ggml type (wtype, an ei_ggml_type of
+ * entropyinfer_gguf.h: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
+ * Q5_K, Q6_K), read in place, at byte w_offset (a multiple of 4) of w,
+ * whose size must reach a whole 32-bit word past the matrix. cols must be
+ * whole blocks of the type. One call serves decode (tokens = 1) and
+ * prefill. */
+typedef struct ei_matmul_desc {
+    uint32_t rows, cols, tokens;
+    uint32_t wtype;
+} ei_matmul_desc;
+
+ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *desc, ei_buffer *w, uint64_t w_offset, ei_tensor x,
+                    ei_tensor y);
+
 /* ---- KV cache and decode-time compression (algorithm.md section 4) ----- */
 
 typedef struct ei_kv_cache ei_kv_cache;

@@ -1,0 +1,61 @@
+/* Matrix products with weights in their GGUF (ggml) storage type. */
+#include "../vk/internal.h"
+#include "entropyinfer_gguf.h"
+
+#define MATMUL_WORKGROUP 64
+#define MATMUL_TOKENS 8 /* tokens per workgroup in prefill: each weight decoded once for 8 */
+
+static int supported(uint32_t t) {
+    return t == EI_GGML_F32 || t == EI_GGML_F16 || t == EI_GGML_BF16 || t == EI_GGML_Q4_0 || t == EI_GGML_Q4_1 ||
+           t == EI_GGML_Q5_0 || t == EI_GGML_Q5_1 || t == EI_GGML_Q8_0 || t == EI_GGML_Q4_K || t == EI_GGML_Q5_K ||
+           t == EI_GGML_Q6_K;
+}
+
+ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t w_offset, ei_tensor x, ei_tensor y) {
+    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+    ei_context *ctx = cmd->ctx;
+    if (!d || !w) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: NULL argument");
+    if (!supported(d->wtype))
+        return ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT, "ei_matmul: weight type %u is not supported", d->wtype);
+    uint32_t be = ei_ggml_block_elements(d->wtype), bb = ei_ggml_block_bytes(d->wtype);
+    if (!d->rows || !d->cols || !d->tokens || d->cols % be)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
+                       "ei_matmul: rows, cols, tokens must be positive and cols (%u) whole blocks of %u", d->cols, be);
+    if (x.dtype != EI_F32 || y.dtype != EI_F32)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x and y must be EI_F32");
+    uint64_t row_bytes = (uint64_t)d->cols / be * bb, w_words = (d->rows * row_bytes + 3) / 4;
+    if (row_bytes * d->rows > UINT32_MAX)
+        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED,
+                       "ei_matmul: a %llu-byte matrix is beyond the 4 GiB the kernel indexes",
+                       (unsigned long long)(row_bytes * d->rows));
+    struct {
+        uint32_t rows, cols, tokens, row_base, w_skip, x_skip, y_skip;
+    } p = {d->rows, d->cols, d->tokens};
+    ei_binding b[3];
+    ei_status st;
+    if ((st = ei_tensor_check(ctx, (ei_tensor){w, w_offset, EI_U32}, w_words, "ei_matmul: w")) ||
+        (st = ei_tensor_check(ctx, x, (uint64_t)d->tokens * d->cols, "ei_matmul: x")) ||
+        (st = ei_tensor_check(ctx, y, (uint64_t)d->tokens * d->rows, "ei_matmul: y")) ||
+        (st = ei_tensor_binding(ctx, (ei_tensor){w, w_offset, EI_U32}, 0, w_words, &b[0], &p.w_skip)) ||
+        (st = ei_tensor_binding(ctx, x, 0, (uint64_t)d->tokens * d->cols, &b[1], &p.x_skip)) ||
+        (st = ei_tensor_binding(ctx, y, 0, (uint64_t)d->tokens * d->rows, &b[2], &p.y_skip)))
+        return st;
+    uint32_t tt = d->tokens == 1 ? 1 : MATMUL_TOKENS, gy = (d->tokens + tt - 1) / tt;
+    if (gy > ctx->facts.max_workgroup_count[1])
+        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_matmul: %u tokens at once are too many", d->tokens);
+    ei_kernel k = {.shader = "matmul_quant",
+                   .bindings = 3,
+                   .push_size = sizeof p,
+                   .spec_count = 6,
+                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt}};
+    ei_pipeline *pipe;
+    if ((st = ei_pipeline_get(ctx, &k, &pipe))) return st;
+    /* Rows in pieces within the workgroup-count limit (vocabularies of
+     * 262144 rows pass lavapipe's 65535). */
+    uint32_t max_x = ctx->facts.max_workgroup_count[0];
+    for (uint32_t r0 = 0; st == EI_OK && r0 < d->rows; r0 += max_x) {
+        p.row_base = r0;
+        st = ei_cmd_dispatch(cmd, pipe, b, &p, d->rows - r0 < max_x ? d->rows - r0 : max_x, gy, 1);
+    }
+    return st;
+}
