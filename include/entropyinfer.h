@@ -441,6 +441,46 @@ typedef struct ei_matmul_desc {
 ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *desc, ei_buffer *w, uint64_t w_offset, ei_tensor x,
                     ei_tensor y);
 
+/* ---- Operations: the other pieces of a transformer layer (f32) --------- */
+
+/* RMSNorm of `rows` rows of `dim`: out = x / sqrt(mean(x^2) + eps) * weight
+ * (weight [dim] f32, or NULL for none). Per-head norms (QK-norm) are rows
+ * of one head. out may be x. */
+ei_status ei_rms_norm(ei_cmd *cmd, uint32_t rows, uint32_t dim, float eps, ei_tensor x, const ei_tensor *weight,
+                      ei_tensor out);
+
+typedef enum ei_elementwise_op {
+    EI_SWIGLU = 0,    /* out = silu(a) * b (Llama, Qwen) */
+    EI_GEGLU_TANH = 1, /* out = gelu_tanh(a) * b (Gemma) */
+    EI_ADD = 2        /* out = a + b (residuals) */
+} ei_elementwise_op;
+
+/* n elements of f32 a and b into out (which may be a or b). */
+ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tensor a, ei_tensor b, ei_tensor out);
+
+/* Rotary position embedding in place on x [tokens][heads][dim] f32: token t
+ * at position pos0 + t; pair i < rot/2 turns by
+ * pos * freq_scale * base^(-2i/rot) / factors[i] (factors: optional f32
+ * [rot/2], Llama 3's rope_freqs; NULL for none). neox pairs i with
+ * i + rot/2 (NeoX: Qwen, Gemma); otherwise 2i with 2i+1 (Llama). */
+typedef struct ei_rope_desc {
+    uint32_t tokens, heads, dim;
+    uint32_t rot; /* rotated dims, even, at most dim (usually dim) */
+    uint32_t pos0;
+    float base;       /* e.g. 10000, 500000, 1e6 */
+    float freq_scale; /* 1 without linear scaling */
+    int neox;
+} ei_rope_desc;
+
+ei_status ei_rope(ei_cmd *cmd, const ei_rope_desc *desc, ei_tensor x, const ei_tensor *factors);
+
+/* Embedding rows: out [tokens][dim] f32 = W[ids[t]] * scale, W [vocab][dim]
+ * in its ggml type (as ei_matmul takes it) at byte w_offset of w; ids
+ * [tokens] EI_U32 below vocab (a larger id reads the last row rather than
+ * past the matrix). */
+ei_status ei_embed(ei_cmd *cmd, uint32_t tokens, uint32_t dim, uint32_t vocab, uint32_t wtype, float scale,
+                   ei_buffer *w, uint64_t w_offset, ei_tensor ids, ei_tensor out);
+
 /* ---- KV cache and decode-time compression (algorithm.md section 4) ----- */
 
 typedef struct ei_kv_cache ei_kv_cache;

@@ -49,6 +49,13 @@ uint32_t ref_topk(const double *scores, uint32_t n, uint32_t k, uint32_t *out);
  * Q4_K, Q5_K and Q6_K are known). */
 int ref_dequantize(uint32_t type, const void *data, uint64_t n, float *out);
 
+/* transformer.c: the pieces of a transformer layer, in double. */
+void ref_rms_norm(uint32_t rows, uint32_t dim, double eps, const float *x, const float *w, float *out);
+void ref_elementwise(ei_elementwise_op op, uint64_t n, const float *a, const float *b, float *out);
+/* theta as the GPU forms it (f32 inverse frequency times f32 position),
+ * sine and cosine in double. */
+void ref_rope(const ei_rope_desc *d, float *x, const float *factors);
+
 /* kvcache.c: decode-time compression (algorithm.md sections 4-5) on a host
  * copy of a cache: K [cap][hc][dim], lens [hc]; obs [W][heads][dim]. */
 void ref_kv_scores(uint32_t hc, uint32_t heads, uint32_t dim, uint32_t window, uint32_t cap, const uint32_t *lens,

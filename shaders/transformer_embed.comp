@@ -1,0 +1,33 @@
+#version 450
+// Embedding lookup: out[t][c] = W[ids[t]][c] * scale, W [vocab][dim] in its
+// ggml type (read in place through common/quant.glsl). One invocation per
+// output element.
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint QTYPE = 0;
+layout(constant_id = 2) const uint BLOCK_ELEMS = 1;
+layout(constant_id = 3) const uint BLOCK_BYTES = 4;
+
+#include "common/quant.glsl"
+
+layout(set = 0, binding = 0) readonly buffer W { uint w_words[]; };
+layout(set = 0, binding = 1) readonly buffer Ids { uint ids[]; };
+layout(set = 0, binding = 2) writeonly buffer Out { float o[]; };
+
+layout(push_constant) uniform Push {
+    uint tokens, dim, vocab;
+    float scale;
+    uint w_skip, ids_skip, o_skip;
+} pc;
+
+EI_DEFINE_QUANT(wq, w_words)
+
+void main() {
+    const uint g = gl_GlobalInvocationID.x;
+    if (g >= pc.tokens * pc.dim) return;
+    const uint t = g / pc.dim, c = g % pc.dim;
+    const uint id = min(ids[pc.ids_skip + t], pc.vocab - 1u); // an id past the vocabulary must not read past W
+    const uint row = pc.w_skip * 4u + id * (pc.dim / BLOCK_ELEMS * BLOCK_BYTES);
+    o[pc.o_skip + g] = wq_at(row + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS) * pc.scale;
+}
