@@ -19,14 +19,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Every public header wraps its declarations in these: C linkage, and
+ * default visibility (the library builds with hidden visibility). */
+#if defined(__GNUC__)
+#define EI_VISIBILITY_PUSH _Pragma("GCC visibility push(default)")
+#define EI_VISIBILITY_POP _Pragma("GCC visibility pop")
+#else
+#define EI_VISIBILITY_PUSH
+#define EI_VISIBILITY_POP
+#endif
 #ifdef __cplusplus
-extern "C" {
+#define EI_API_BEGIN                                                                                                   \
+    extern "C" {                                                                                                       \
+    EI_VISIBILITY_PUSH
+#define EI_API_END                                                                                                     \
+    EI_VISIBILITY_POP                                                                                                  \
+    }
+#else
+#define EI_API_BEGIN EI_VISIBILITY_PUSH
+#define EI_API_END EI_VISIBILITY_POP
 #endif
 
-/* The library builds with hidden visibility; these declarations are its API. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(default)
-#endif
+EI_API_BEGIN
 
 #define EI_VERSION_MAJOR 0
 #define EI_VERSION_MINOR 1
@@ -438,8 +452,7 @@ typedef struct ei_matmul_desc {
     uint32_t wtype;
 } ei_matmul_desc;
 
-ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *desc, ei_buffer *w, uint64_t w_offset, ei_tensor x,
-                    ei_tensor y);
+ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *desc, ei_buffer *w, uint64_t w_offset, ei_tensor x, ei_tensor y);
 
 /* ---- Operations: the other pieces of a transformer layer (f32) --------- */
 
@@ -450,9 +463,9 @@ ei_status ei_rms_norm(ei_cmd *cmd, uint32_t rows, uint32_t dim, float eps, ei_te
                       ei_tensor out);
 
 typedef enum ei_elementwise_op {
-    EI_SWIGLU = 0,    /* out = silu(a) * b (Llama, Qwen) */
+    EI_SWIGLU = 0,     /* out = silu(a) * b (Llama, Qwen) */
     EI_GEGLU_TANH = 1, /* out = gelu_tanh(a) * b (Gemma) */
-    EI_ADD = 2        /* out = a + b (residuals) */
+    EI_ADD = 2         /* out = a + b (residuals) */
 } ei_elementwise_op;
 
 /* n elements of f32 a and b into out (which may be a or b). */
@@ -587,12 +600,6 @@ uint64_t ei_kv_compress_scratch(const ei_kv_cache *cache, const ei_entropy_confi
 ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *cache, const ei_entropy_config *cfg, const ei_kv_compress_desc *desc,
                          ei_tensor obs, ei_buffer *scratch);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-
-#ifdef __cplusplus
-}
-#endif
+EI_API_END
 
 #endif

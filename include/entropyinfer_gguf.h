@@ -11,13 +11,7 @@
 
 #include "entropyinfer.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#pragma GCC visibility push(default)
-#endif
+EI_API_BEGIN
 
 typedef struct ei_gguf ei_gguf;
 
@@ -126,12 +120,6 @@ uint64_t ei_gguf_tensor_count(const ei_gguf *g);
 int64_t ei_gguf_find_tensor(const ei_gguf *g, const char *name);
 ei_status ei_gguf_get_tensor(const ei_gguf *g, uint64_t i, ei_gguf_tensor *out);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-
-#ifdef __cplusplus
-}
-#endif
+EI_API_END
 
 #endif

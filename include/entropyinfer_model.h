@@ -7,13 +7,7 @@
 
 #include "entropyinfer_gguf.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-#if defined(__GNUC__)
-#pragma GCC visibility push(default)
-#endif
+EI_API_BEGIN
 
 typedef enum ei_arch {
     EI_ARCH_LLAMA = 0, /* Llama 2/3 */
@@ -48,12 +42,6 @@ ei_status ei_model_config_read(const ei_gguf *g, ei_model_config *out, char *err
 /* Whether layer l is a sliding-window (local) layer. */
 int ei_model_layer_is_local(const ei_model_config *c, uint32_t l);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-
-#ifdef __cplusplus
-}
-#endif
+EI_API_END
 
 #endif

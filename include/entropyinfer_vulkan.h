@@ -10,14 +10,7 @@
 
 #include <vulkan/vulkan.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* The library builds with hidden visibility; these declarations are its API. */
-#if defined(__GNUC__)
-#pragma GCC visibility push(default)
-#endif
+EI_API_BEGIN
 
 typedef struct ei_adopt_desc {
     /* The loader entry point the app uses; NULL for the system loader's. */
@@ -56,12 +49,6 @@ VkDevice ei_context_vk_device(const ei_context *ctx);
 VkBuffer ei_buffer_vk_buffer(const ei_buffer *buf);
 VkCommandBuffer ei_cmd_vk_command_buffer(const ei_cmd *cmd);
 
-#if defined(__GNUC__)
-#pragma GCC visibility pop
-#endif
-
-#ifdef __cplusplus
-}
-#endif
+EI_API_END
 
 #endif
