@@ -2,6 +2,7 @@
 # The README's test command: installs dependencies, builds, and runs every
 # test on the default Vulkan device (lavapipe on a machine without a GPU)
 # with the Khronos validation layer; any validation message fails a test.
+# Also: the fuzz targets briefly, and the suite under ASan and UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/deps.sh
@@ -12,5 +13,6 @@ CC=clang cmake -S . -B build-fuzz -G Ninja -DEI_BUILD_FUZZERS=ON -DEI_BUILD_TOOL
   -DPython3_EXECUTABLE="$PWD/.venv/bin/python" >/dev/null
 cmake --build build-fuzz --target fuzz_gguf
 (cd build-fuzz && ctest --output-on-failure -R fuzz)
+ci/sanitize.sh
 cd "${EI_BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600
