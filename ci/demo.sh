@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: installs dependencies, builds, and runs the demo
-# (device facts, then segment and block pooling of a random 16K-token prompt).
+# (device facts, pooling of a random 16K-token prompt, one layer of
+# EntropyInfer prefill on its first 2K tokens).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/deps.sh
