@@ -82,13 +82,6 @@ uint64_t ei_kv_compress_scratch(const ei_kv_cache *c, const ei_entropy_config *c
     return make_layout(c, cfg, d).bytes;
 }
 
-static ei_status dispatch(ei_cmd *cmd, const ei_kernel *k, const ei_binding *b, const void *push, uint32_t gx,
-                          uint32_t gy) {
-    ei_pipeline *p;
-    ei_status st = ei_pipeline_get(cmd->ctx, k, &p);
-    return st == EI_OK ? ei_cmd_dispatch(cmd, p, b, push, gx, gy, 1) : st;
-}
-
 ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *c, const ei_entropy_config *cfg, const ei_kv_compress_desc *d,
                          ei_tensor obs, ei_buffer *scratch) {
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
@@ -157,9 +150,9 @@ ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *c, const ei_entropy_config *c
                     .spec = {SCORE_WORKGROUP, SCORE_WORKGROUP, 0, c->desc.dtype, D, W, d->gqa}};
     ei_binding sb[5] = {b[0], b[1], b[3], b[4], b[5]};
     uint32_t key_groups = (cap + SCORE_WORKGROUP - 1) / SCORE_WORKGROUP;
-    if ((st = dispatch(cmd, &ks, sb, &sp, W, d->heads))) return st;
+    if ((st = ei_cmd_dispatch_kernel(cmd, &ks, sb, &sp, W, d->heads, 1))) return st;
     ks.spec[2] = 1;
-    if ((st = dispatch(cmd, &ks, sb, &sp, key_groups, hc))) return st;
+    if ((st = ei_cmd_dispatch_kernel(cmd, &ks, sb, &sp, key_groups, hc, 1))) return st;
 
     struct {
         uint32_t capacity, window, kernel, score_skip, lens_skip, pooled_skip;
@@ -167,7 +160,7 @@ ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *c, const ei_entropy_config *c
     ei_kernel kp = {
         .shader = "kv_pool", .bindings = 3, .push_size = sizeof pp, .spec_count = 1, .spec = {POOL_WORKGROUP}};
     ei_binding pb[3] = {b[5], b[3], b[6]};
-    if ((st = dispatch(cmd, &kp, pb, &pp, (cap + POOL_WORKGROUP - 1) / POOL_WORKGROUP, hc))) return st;
+    if ((st = ei_cmd_dispatch_kernel(cmd, &kp, pb, &pp, (cap + POOL_WORKGROUP - 1) / POOL_WORKGROUP, hc, 1))) return st;
 
     /* Budgets: Bd - W per head, or AdaKV's split. */
     ei_topk_push tp = {
@@ -189,11 +182,11 @@ ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *c, const ei_entropy_config *c
                         .spec_count = 3,
                         .spec = {TOPK_WORKGROUP, TOPK_WORKGROUP, 0}};
         ei_binding bb[4] = {b[6], b[3], b[8], b[7]};
-        if (l.floor_keep &&
-            (st = dispatch(cmd, &kb, bb, &bp, (l.floor_keep + TOPK_WORKGROUP - 1) / TOPK_WORKGROUP, hc)))
+        if (l.floor_keep && (st = ei_cmd_dispatch_kernel(cmd, &kb, bb, &bp,
+                                                         (l.floor_keep + TOPK_WORKGROUP - 1) / TOPK_WORKGROUP, hc, 1)))
             return st;
         kb.spec[2] = 1;
-        if ((st = dispatch(cmd, &kb, bb, &bp, 1, 1))) return st;
+        if ((st = ei_cmd_dispatch_kernel(cmd, &kb, bb, &bp, 1, 1, 1))) return st;
     }
     tp.max_keep = l.max_keep;
     tp.selected_skip = skip[9];
@@ -212,9 +205,9 @@ ei_status ei_kv_compress(ei_cmd *cmd, ei_kv_cache *c, const ei_entropy_config *c
     uint64_t groups = (stage_words + COMPACT_WORKGROUP - 1) / COMPACT_WORKGROUP;
     if (groups > ctx->facts.max_workgroup_count[0])
         return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_kv_compress: the compacted cache is too large to copy");
-    if ((st = dispatch(cmd, &kc, cb, &cp, (uint32_t)groups, 1))) return st;
+    if ((st = ei_cmd_dispatch_kernel(cmd, &kc, cb, &cp, (uint32_t)groups, 1, 1))) return st;
     kc.spec[1] = 1;
-    if ((st = dispatch(cmd, &kc, cb, &cp, (uint32_t)groups, 1))) return st;
+    if ((st = ei_cmd_dispatch_kernel(cmd, &kc, cb, &cp, (uint32_t)groups, 1, 1))) return st;
     c->len = c->len < l.max_rows ? c->len : l.max_rows;
     return EI_OK;
 }

@@ -125,9 +125,7 @@ ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
                    .push_size = sizeof p,
                    .spec_count = 3,
                    .spec = {BUDGETS_WORKGROUP, BUDGETS_WORKGROUP, rounding(d, cfg)}};
-    ei_pipeline *pipe;
-    if ((st = ei_pipeline_get(ctx, &k, &pipe))) return st;
-    return ei_cmd_dispatch(cmd, pipe, b, &p, 1, 1, 1);
+    return ei_cmd_dispatch_kernel(cmd, &k, b, &p, 1, 1, 1);
 }
 
 ei_status ei_topk_select(ei_cmd *cmd, const ei_binding b[4], const ei_topk_push *p, uint32_t rows, uint32_t heads) {
@@ -136,9 +134,7 @@ ei_status ei_topk_select(ei_cmd *cmd, const ei_binding b[4], const ei_topk_push 
                    .push_size = sizeof *p,
                    .spec_count = 2,
                    .spec = {TOPK_WORKGROUP, TOPK_WORKGROUP}};
-    ei_pipeline *pipe;
-    ei_status st = ei_pipeline_get(cmd->ctx, &k, &pipe);
-    return st == EI_OK ? ei_cmd_dispatch(cmd, pipe, b, p, rows, heads, 1) : st;
+    return ei_cmd_dispatch_kernel(cmd, &k, b, p, rows, heads, 1);
 }
 
 ei_status ei_select_blocks(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_config *cfg, ei_tensor scores,

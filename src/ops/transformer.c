@@ -8,14 +8,6 @@
 #define NORM_WORKGROUP 128
 #define ELEMENT_WORKGROUP 256
 
-static ei_status run(ei_cmd *cmd, const ei_kernel *k, const ei_binding *b, const void *push, uint32_t gx) {
-    ei_pipeline *p;
-    ei_status st = ei_pipeline_get(cmd->ctx, k, &p);
-    if (st == EI_OK && gx > cmd->ctx->facts.max_workgroup_count[0])
-        return ei_fail(cmd->ctx, EI_ERROR_LIMIT_EXCEEDED, "%s: %u workgroups are too many", k->shader, gx);
-    return st == EI_OK ? ei_cmd_dispatch(cmd, p, b, push, gx, 1, 1) : st;
-}
-
 /* Checks and binds an f32 tensor of n elements. */
 static ei_status f32(ei_context *ctx, ei_tensor t, uint64_t n, const char *what, ei_binding *b, uint32_t *skip) {
     if (t.dtype != EI_F32) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s must be EI_F32", what);
@@ -50,7 +42,7 @@ ei_status ei_rms_norm(ei_cmd *cmd, uint32_t rows, uint32_t dim, float eps, ei_te
     uint32_t max_x = ctx->facts.max_workgroup_count[0];
     for (uint32_t r0 = 0; st == EI_OK && r0 < rows; r0 += max_x) {
         p.row_base = r0;
-        st = run(cmd, &k, b, &p, rows - r0 < max_x ? rows - r0 : max_x);
+        st = ei_cmd_dispatch_kernel(cmd, &k, b, &p, rows - r0 < max_x ? rows - r0 : max_x, 1, 1);
     }
     return st;
 }
@@ -78,7 +70,7 @@ ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tenso
     for (uint64_t i0 = 0; st == EI_OK && i0 < n; i0 += per) {
         p.base = (uint32_t)i0;
         uint64_t m = n - i0 < per ? n - i0 : per;
-        st = run(cmd, &k, b, &p, (uint32_t)((m + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP));
+        st = ei_cmd_dispatch_kernel(cmd, &k, b, &p, (uint32_t)((m + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP), 1, 1);
     }
     return st;
 }
@@ -107,7 +99,8 @@ ei_status ei_rope(ei_cmd *cmd, const ei_rope_desc *d, ei_tensor x, const ei_tens
                    .push_size = sizeof p,
                    .spec_count = 2,
                    .spec = {ELEMENT_WORKGROUP, d->neox != 0}};
-    return run(cmd, &k, b, &p, (uint32_t)((threads + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP));
+    return ei_cmd_dispatch_kernel(cmd, &k, b, &p, (uint32_t)((threads + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP), 1,
+                                  1);
 }
 
 ei_status ei_embed(ei_cmd *cmd, uint32_t tokens, uint32_t dim, uint32_t vocab, uint32_t wtype, float scale,
@@ -142,5 +135,6 @@ ei_status ei_embed(ei_cmd *cmd, uint32_t tokens, uint32_t dim, uint32_t vocab, u
                    .spec_count = 4,
                    .spec = {ELEMENT_WORKGROUP, wtype, be, bb}};
     uint64_t threads = (uint64_t)tokens * dim;
-    return run(cmd, &k, b, &p, (uint32_t)((threads + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP));
+    return ei_cmd_dispatch_kernel(cmd, &k, b, &p, (uint32_t)((threads + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP), 1,
+                                  1);
 }

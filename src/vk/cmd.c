@@ -147,6 +147,13 @@ ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *b
     return EI_OK;
 }
 
+ei_status ei_cmd_dispatch_kernel(ei_cmd *cmd, const ei_kernel *k, const ei_binding *bindings, const void *push,
+                                 uint32_t gx, uint32_t gy, uint32_t gz) {
+    ei_pipeline *p;
+    ei_status st = ei_pipeline_get(cmd->ctx, k, &p);
+    return st == EI_OK ? ei_cmd_dispatch(cmd, p, bindings, push, gx, gy, gz) : st;
+}
+
 ei_status ei_cmd_timestamp(ei_cmd *cmd, uint32_t *id) {
     if (!cmd || !id) return EI_ERROR_INVALID_ARGUMENT;
     if (!cmd->timestamps)

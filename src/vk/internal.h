@@ -129,6 +129,9 @@ void ei_pipelines_destroy(ei_context *ctx);
 /* cmd.c: each waits for earlier writes of the recording when needed. */
 void ei_cmd_copy(ei_cmd *cmd, VkBuffer src, VkBuffer dst, const VkBufferCopy *region);
 void ei_cmd_fill(ei_cmd *cmd, VkBuffer dst, VkDeviceSize offset, VkDeviceSize size, uint32_t word);
+/* The kernel's pipeline (created on first use), then ei_cmd_dispatch. */
+ei_status ei_cmd_dispatch_kernel(ei_cmd *cmd, const ei_kernel *k, const ei_binding *bindings, const void *push,
+                                 uint32_t gx, uint32_t gy, uint32_t gz);
 ei_status ei_cmd_dispatch(ei_cmd *cmd, const ei_pipeline *p, const ei_binding *bindings, const void *push, uint32_t gx,
                           uint32_t gy, uint32_t gz);
 
