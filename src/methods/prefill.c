@@ -59,6 +59,16 @@ ei_status ei_prefill_layout_of(ei_context *ctx, const ei_attention_desc *d, cons
     return EI_OK;
 }
 
+/* A tensor of the layout l in the scratch buffer. */
+#define T(name, type) ((ei_tensor){scratch, l.name, type})
+
+static ei_status check_scratch(ei_context *ctx, const ei_prefill_layout *l, const ei_buffer *scratch, const char *fn) {
+    if (!scratch || scratch->size < l->bytes)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: scratch must hold %llu bytes", fn,
+                       (unsigned long long)l->bytes);
+    return EI_OK;
+}
+
 ei_status ei_prefill_profile(ei_cmd *cmd, const ei_attention_desc *d, const ei_entropy_config *cfg, uint32_t layer,
                              ei_tensor q, ei_tensor k, ei_buffer *scratch) {
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
@@ -66,15 +76,12 @@ ei_status ei_prefill_profile(ei_cmd *cmd, const ei_attention_desc *d, const ei_e
     ei_prefill_layout l;
     ei_status st = ei_prefill_layout_of(ctx, d, cfg, layer, &l);
     if (st != EI_OK || !l.profiled) return st;
-    if (!scratch || scratch->size < l.bytes)
-        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_prefill_profile: scratch must hold %llu bytes",
-                       (unsigned long long)l.bytes);
+    if ((st = check_scratch(ctx, &l, scratch, "ei_prefill_profile"))) return st;
     const ei_profile_shape *sh = &l.shape;
     ei_profile_desc pd = {d->kv_len, d->heads, d->kv_heads, d->dim, q.dtype, layer};
-    ei_tensor fused = {scratch, l.fused, EI_F32};
+    ei_tensor fused = T(fused, EI_F32);
     ei_pool_desc qd = {d->q_len, d->heads, d->dim, cfg->segment_size};
     ei_pool_desc kd = {sh->pool_len, d->kv_heads, d->dim, cfg->block_size};
-#define T(name, type) ((ei_tensor){scratch, l.name, type})
     if ((st = ei_pool_minmax(cmd, &qd, q, T(qmax, EI_F32), T(qmin, EI_F32))) ||
         (st = ei_pool_minmax(cmd, &kd, k, T(kmax, EI_F32), T(kmin, EI_F32))) ||
         (st = ei_observe(cmd, &pd, cfg, T(qmax, EI_F32), T(qmin, EI_F32), T(kmax, EI_F32), T(kmin, EI_F32),
@@ -91,12 +98,10 @@ ei_status ei_prefill_attend(ei_cmd *cmd, const ei_attention_desc *d, const ei_en
     ei_status st = ei_prefill_layout_of(cmd->ctx, d, cfg, layer, &l);
     if (st != EI_OK) return st;
     if (!l.profiled) return ei_attention_prefill(cmd, d, q, k, v, out);
-    if (!scratch || scratch->size < l.bytes)
-        return ei_fail(cmd->ctx, EI_ERROR_INVALID_ARGUMENT, "ei_prefill_attend: scratch must hold %llu bytes",
-                       (unsigned long long)l.bytes);
+    if ((st = check_scratch(cmd->ctx, &l, scratch, "ei_prefill_attend"))) return st;
     return ei_attention_sparse(cmd, d, cfg, layer, q, k, v, T(keep, EI_U32), T(selected, EI_U32), out);
-#undef T
 }
+#undef T
 
 ei_status ei_prefill_layer(ei_cmd *cmd, const ei_attention_desc *d, const ei_entropy_config *cfg, uint32_t layer,
                            ei_tensor q, ei_tensor k, ei_tensor v, ei_tensor out, ei_buffer *scratch) {
