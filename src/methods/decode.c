@@ -7,9 +7,7 @@
 #define SCORE_WORKGROUP 256
 #define POOL_WORKGROUP 256
 #define COMPACT_WORKGROUP 256
-#define ADAKV_MAX_HEADS 64 /* kv_budget.comp's per-head counters */
-#define SCRATCH_ALIGN 256
-
+#define ADAKV_MAX_HEADS 64
 int ei_kv_compress_due(const ei_entropy_config *cfg, ei_kv_method method, uint32_t step) {
     if (!cfg || method == EI_KV_FULL) return 0;
     if (method == EI_KV_LATENT && cfg->decode_gap >= 0) return step == (uint32_t)cfg->decode_gap + 1;
@@ -29,12 +27,6 @@ typedef struct layout {
     uint64_t stats, score, pooled, keep, floor_sel, selected, k_stage, v_stage, new_lens, bytes;
 } layout;
 
-static uint64_t place(uint64_t *at, uint64_t bytes) {
-    uint64_t here = *at;
-    *at += (bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
-    return here;
-}
-
 static layout make_layout(const ei_kv_cache *c, const ei_entropy_config *cfg, const ei_kv_compress_desc *d) {
     layout l = {0};
     uint32_t per_head = cfg->decode_budget - cfg->window, cap = c->desc.capacity, hc = c->heads;
@@ -44,15 +36,15 @@ static layout make_layout(const ei_kv_cache *c, const ei_entropy_config *cfg, co
     l.floor_keep = d->method == EI_KV_ADAKV ? (uint32_t)floorf(fraction * (float)per_head) : 0;
     l.max_rows = l.max_keep + cfg->window < cap ? l.max_keep + cfg->window : cap;
     uint64_t rows = (uint64_t)l.max_rows * hc * c->desc.dim * ei_dtype_size(c->desc.dtype), at = 0;
-    l.stats = place(&at, (uint64_t)d->heads * cfg->window * 8);
-    l.score = place(&at, (uint64_t)hc * cap * 4);
-    l.pooled = place(&at, (uint64_t)hc * cap * 4);
-    l.keep = place(&at, (uint64_t)hc * 4);
-    l.floor_sel = place(&at, (uint64_t)hc * (l.floor_keep ? l.floor_keep : 1) * 4);
-    l.selected = place(&at, (uint64_t)hc * l.max_keep * 4);
-    l.k_stage = place(&at, rows);
-    l.v_stage = place(&at, rows);
-    l.new_lens = place(&at, (uint64_t)hc * 4);
+    l.stats = ei_scratch_place(&at, (uint64_t)d->heads * cfg->window * 8);
+    l.score = ei_scratch_place(&at, (uint64_t)hc * cap * 4);
+    l.pooled = ei_scratch_place(&at, (uint64_t)hc * cap * 4);
+    l.keep = ei_scratch_place(&at, (uint64_t)hc * 4);
+    l.floor_sel = ei_scratch_place(&at, (uint64_t)hc * (l.floor_keep ? l.floor_keep : 1) * 4);
+    l.selected = ei_scratch_place(&at, (uint64_t)hc * l.max_keep * 4);
+    l.k_stage = ei_scratch_place(&at, rows);
+    l.v_stage = ei_scratch_place(&at, rows);
+    l.new_lens = ei_scratch_place(&at, (uint64_t)hc * 4);
     l.bytes = at;
     return l;
 }

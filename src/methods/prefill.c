@@ -2,16 +2,6 @@
  * select) and block-sparse attention, in the caller's scratch buffer. */
 #include "../vk/internal.h"
 
-/* Scratch tensors start at multiples of this (every device's binding offset
- * alignment is at most 256 bytes). */
-#define SCRATCH_ALIGN 256
-
-static uint64_t place(uint64_t *at, uint64_t bytes) {
-    uint64_t here = *at;
-    *at += (bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
-    return here;
-}
-
 /* Whether any segment of the prompt can run sparse in this layer. */
 static int needs_profile(const ei_entropy_config *cfg, uint32_t layer, const ei_profile_shape *sh) {
     if (cfg->mode == EI_PREFILL_FULL || layer < cfg->layer_skip || sh->nseg < 3) return 0;
@@ -43,16 +33,16 @@ ei_status ei_prefill_layout_of(ei_context *ctx, const ei_attention_desc *d, cons
         const ei_profile_shape *sh = &l.shape;
         uint64_t q = (uint64_t)sh->nseg * d->heads * d->dim * 4, k = (uint64_t)sh->nblk * d->kv_heads * d->dim * 4;
         uint64_t hs = (uint64_t)d->kv_heads * sh->nseg;
-        l.qmax = place(&at, q);
-        l.qmin = place(&at, q);
-        l.kmax = place(&at, k);
-        l.kmin = place(&at, k);
-        l.scores = place(&at, hs * sh->nblk * 4);
-        l.entropy = place(&at, hs * 4);
-        l.keep = place(&at, hs * 4);
-        l.rigid = place(&at, (uint64_t)d->kv_heads * 4);
-        l.selected = place(&at, hs * sh->max_keep * 4);
-        if (cfg->layer_fusion) l.fused = place(&at, hs * sh->nblk * 4);
+        l.qmax = ei_scratch_place(&at, q);
+        l.qmin = ei_scratch_place(&at, q);
+        l.kmax = ei_scratch_place(&at, k);
+        l.kmin = ei_scratch_place(&at, k);
+        l.scores = ei_scratch_place(&at, hs * sh->nblk * 4);
+        l.entropy = ei_scratch_place(&at, hs * 4);
+        l.keep = ei_scratch_place(&at, hs * 4);
+        l.rigid = ei_scratch_place(&at, (uint64_t)d->kv_heads * 4);
+        l.selected = ei_scratch_place(&at, hs * sh->max_keep * 4);
+        if (cfg->layer_fusion) l.fused = ei_scratch_place(&at, hs * sh->nblk * 4);
     }
     l.bytes = at ? at : 4;
     *out = l;

@@ -151,6 +151,15 @@ ei_status ei_tensor_check(ei_context *ctx, ei_tensor t, uint64_t count, const ch
 /* Largest element count whose binding is sure to fit the range limit. */
 uint64_t ei_tensor_max_elements(const ei_context *ctx, ei_dtype dtype);
 
+/* Places `bytes` at *at in a scratch buffer and moves *at past them, to the
+ * next multiple of 256 (no device's binding offset alignment is larger);
+ * returns where they start. */
+static inline uint64_t ei_scratch_place(uint64_t *at, uint64_t bytes) {
+    uint64_t here = *at;
+    *at += (bytes + 255) / 256 * 256;
+    return here;
+}
+
 /* ops/entropy.c: the top-k selection shared by block selection and KV
  * compression (shaders/topk_select.comp). Bindings: scores, keep, selected,
  * lens. */
