@@ -23,7 +23,7 @@ layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
     uint rows, cols, tokens, row_base;
-    uint w_skip, x_skip, y_skip; // w in words, x and y in floats
+    uint w_byte0, x_skip, y_skip; // w_byte0: row row_base's first byte in W; x and y in floats
 } pc;
 
 EI_DEFINE_QUANT(wq, w_words)
@@ -31,7 +31,7 @@ EI_DEFINE_QUANT(wq, w_words)
 void main() {
     const uint r = pc.row_base + gl_WorkGroupID.x, t0 = gl_WorkGroupID.y * TT, lid = gl_LocalInvocationID.x;
     const uint row_bytes = pc.cols / BLOCK_ELEMS * BLOCK_BYTES;
-    const uint base = pc.w_skip * 4u + r * row_bytes;
+    const uint base = pc.w_byte0 + gl_WorkGroupID.x * row_bytes;
     float acc[TT];
     for (uint t = 0u; t < TT; t++) acc[t] = 0.0;
     for (uint c = lid; c < pc.cols; c += WG) {

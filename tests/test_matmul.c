@@ -1,7 +1,7 @@
 /* ei_matmul with weights in every supported ggml type against the
  * reference dequantization (itself checked against the gguf package):
  * decode (1 token) and prefill (ragged token counts), ragged rows, more
- * rows than one dispatch holds, and the bad inputs. */
+ * rows than one dispatch or one binding holds, and the bad inputs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +86,15 @@ int main(void) {
         run_case(ctx, types[i], 19, 768, 11);
     }
     run_case(ctx, EI_GGML_Q8_0, 70001, 32, 1); /* more rows than one dispatch holds on lavapipe */
+    /* Matrices larger than one binding (Gemma 3's 178 MB embedding on
+     * lavapipe's 128 MiB): with a 16 KiB cap, pieces of rows, some starting
+     * inside a 32-bit word (22-byte Q5_0 rows). */
+    ei_context_desc capped = ei_context_desc_default();
+    capped.max_binding_bytes = 16u << 10;
+    ei_context *small = tu_context_from(capped);
+    run_case(small, EI_GGML_Q5_0, 1001, 32, 3);
+    run_case(small, EI_GGML_Q6_K, 97, 512, 1);
+    tu_release(small);
 
     ei_buffer *b = tu_buffer(ctx, 4096);
     ei_tensor f = {b, 0, EI_F32};

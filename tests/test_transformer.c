@@ -163,6 +163,12 @@ int main(void) {
     check_rope(ctx, (ei_rope_desc){4, 4, 128, 64, 17, 500000.0f, 0.25f, 1}, 1); /* partial rotation, factors */
     check_embed(ctx, EI_GGML_F16);
     check_embed(ctx, EI_GGML_Q8_0);
+    /* A vocabulary larger than one binding: rows in pieces (20 KiB cap). */
+    ei_context_desc capped = ei_context_desc_default();
+    capped.max_binding_bytes = 20u << 10;
+    ei_context *small = tu_context_from(capped);
+    check_embed(small, EI_GGML_Q8_0);
+    tu_release(small);
     check_bad_input(ctx);
     return tu_finish(ctx);
 }

@@ -24,19 +24,14 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
     if (x.dtype != EI_F32 || y.dtype != EI_F32)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x and y must be EI_F32");
     uint64_t row_bytes = (uint64_t)d->cols / be * bb, w_words = (d->rows * row_bytes + 3) / 4;
-    if (row_bytes * d->rows > UINT32_MAX)
-        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED,
-                       "ei_matmul: a %llu-byte matrix is beyond the 4 GiB the kernel indexes",
-                       (unsigned long long)(row_bytes * d->rows));
     struct {
-        uint32_t rows, cols, tokens, row_base, w_skip, x_skip, y_skip;
+        uint32_t rows, cols, tokens, row_base, w_byte0, x_skip, y_skip;
     } p = {d->rows, d->cols, d->tokens};
     ei_binding b[3];
     ei_status st;
     if ((st = ei_tensor_check(ctx, (ei_tensor){w, w_offset, EI_U32}, w_words, "ei_matmul: w")) ||
         (st = ei_tensor_check(ctx, x, (uint64_t)d->tokens * d->cols, "ei_matmul: x")) ||
         (st = ei_tensor_check(ctx, y, (uint64_t)d->tokens * d->rows, "ei_matmul: y")) ||
-        (st = ei_tensor_binding(ctx, (ei_tensor){w, w_offset, EI_U32}, 0, w_words, &b[0], &p.w_skip)) ||
         (st = ei_tensor_binding(ctx, x, 0, (uint64_t)d->tokens * d->cols, &b[1], &p.x_skip)) ||
         (st = ei_tensor_binding(ctx, y, 0, (uint64_t)d->tokens * d->rows, &b[2], &p.y_skip)))
         return st;
@@ -51,11 +46,12 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
     ei_pipeline *pipe;
     if ((st = ei_pipeline_get(ctx, &k, &pipe))) return st;
     /* Rows in pieces within the workgroup-count limit (vocabularies of
-     * 262144 rows pass lavapipe's 65535). */
-    uint32_t max_x = ctx->facts.max_workgroup_count[0];
-    for (uint32_t r0 = 0; st == EI_OK && r0 < d->rows; r0 += max_x) {
+     * 262144 rows pass lavapipe's 65535) and the binding range. */
+    for (uint32_t r0 = 0, n = 0; st == EI_OK && r0 < d->rows; r0 += n) {
         p.row_base = r0;
-        st = ei_cmd_dispatch(cmd, pipe, b, &p, d->rows - r0 < max_x ? d->rows - r0 : max_x, gy, 1);
+        st = ei_weight_piece(ctx, w, w_offset, row_bytes, d->rows, r0, ctx->facts.max_workgroup_count[0], &b[0],
+                             &p.w_byte0, &n);
+        if (st == EI_OK) st = ei_cmd_dispatch(cmd, pipe, b, &p, n, gy, 1);
     }
     return st;
 }

@@ -113,19 +113,16 @@ ei_status ei_embed(ei_cmd *cmd, uint32_t tokens, uint32_t dim, uint32_t vocab, u
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
                        "ei_embed: positive sizes, a supported type (%u) and dim whole blocks of it", wtype);
     if (ids.dtype != EI_U32) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_embed: ids must be EI_U32");
-    uint64_t row_bytes = (uint64_t)dim / be * bb, words = (row_bytes * vocab + 3) / 4;
-    if (row_bytes * vocab > UINT32_MAX)
-        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_embed: the matrix is beyond the 4 GiB the kernel indexes");
+    uint64_t row_bytes = (uint64_t)dim / be * bb;
     struct {
         uint32_t tokens, dim, vocab;
         float scale;
-        uint32_t w_skip, ids_skip, o_skip;
+        uint32_t row_base, rows, w_byte0, ids_skip, o_skip;
     } p = {tokens, dim, vocab, scale};
     ei_binding b[3];
     ei_status st;
-    if ((st = ei_tensor_check(ctx, (ei_tensor){w, w_offset, EI_U32}, words, "ei_embed: w")) ||
+    if ((st = ei_tensor_check(ctx, (ei_tensor){w, w_offset, EI_U32}, (row_bytes * vocab + 3) / 4, "ei_embed: w")) ||
         (st = ei_tensor_check(ctx, ids, tokens, "ei_embed: ids")) ||
-        (st = ei_tensor_binding(ctx, (ei_tensor){w, w_offset, EI_U32}, 0, words, &b[0], &p.w_skip)) ||
         (st = ei_tensor_binding(ctx, ids, 0, tokens, &b[1], &p.ids_skip)) ||
         (st = f32(ctx, out, (uint64_t)tokens * dim, "ei_embed: out", &b[2], &p.o_skip)))
         return st;
@@ -135,6 +132,14 @@ ei_status ei_embed(ei_cmd *cmd, uint32_t tokens, uint32_t dim, uint32_t vocab, u
                    .spec_count = 4,
                    .spec = {ELEMENT_WORKGROUP, wtype, be, bb}};
     uint64_t threads = (uint64_t)tokens * dim;
-    return ei_cmd_dispatch_kernel(cmd, &k, b, &p, (uint32_t)((threads + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP), 1,
-                                  1);
+    /* A vocabulary larger than one binding goes in pieces of rows; each
+     * piece writes the tokens whose rows it holds. */
+    for (uint32_t r0 = 0; st == EI_OK && r0 < vocab; r0 += p.rows) {
+        p.row_base = r0;
+        st = ei_weight_piece(ctx, w, w_offset, row_bytes, vocab, r0, UINT32_MAX, &b[0], &p.w_byte0, &p.rows);
+        if (st == EI_OK)
+            st = ei_cmd_dispatch_kernel(cmd, &k, b, &p,
+                                        (uint32_t)((threads + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP), 1, 1);
+    }
+    return st;
 }

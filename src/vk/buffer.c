@@ -175,6 +175,25 @@ uint64_t ei_tensor_max_elements(const ei_context *ctx, ei_dtype dtype) {
     return range > align ? (range - align) / ei_dtype_size(dtype) : 0;
 }
 
+ei_status ei_weight_piece(ei_context *ctx, ei_buffer *w, uint64_t offset, uint64_t row_bytes, uint32_t rows,
+                          uint32_t row0, uint32_t max_rows, ei_binding *b, uint32_t *byte0, uint32_t *n) {
+    uint64_t fit = ei_tensor_max_elements(ctx, EI_U32) * 4;
+    fit = fit > 8 ? (fit - 8) / row_bytes : 0; /* room for a word of slack on each side */
+    if (fit == 0) return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "a %llu-byte weight row exceeds the binding range",
+                                 (unsigned long long)row_bytes);
+    uint64_t count = rows - row0;
+    if (count > fit) count = fit;
+    if (count > max_rows) count = max_rows;
+    uint64_t start = offset + row0 * row_bytes, word = start / 4 * 4;
+    uint32_t skip;
+    ei_status st = ei_tensor_binding(ctx, (ei_tensor){w, word, EI_U32}, 0, (start - word + count * row_bytes + 3) / 4,
+                                     b, &skip);
+    if (st != EI_OK) return st;
+    *byte0 = skip * 4 + (uint32_t)(start - word);
+    *n = (uint32_t)count;
+    return EI_OK;
+}
+
 ei_status ei_tensor_check(ei_context *ctx, ei_tensor t, uint64_t count, const char *what) {
     size_t es = ei_dtype_size(t.dtype);
     if (!t.buffer) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "%s: no buffer", what);

@@ -148,6 +148,13 @@ static inline int ei_is_float(ei_dtype t) { return t == EI_F32 || t == EI_F16 ||
 /* Checks that `count` elements of t lie inside its buffer, with a valid
  * dtype and a 4-byte aligned offset; `what` names the tensor in the error. */
 ei_status ei_tensor_check(ei_context *ctx, ei_tensor t, uint64_t count, const char *what);
+/* The next piece of a weight matrix (`rows` rows of `row_bytes` bytes at
+ * byte `offset` of w) that one binding holds: rows [row0, row0 + *n), at most
+ * max_rows of them, bound in *b, row row0 starting at byte *byte0 of the
+ * binding. Matrices larger than the binding range (a 262144-token
+ * vocabulary) go through in pieces. */
+ei_status ei_weight_piece(ei_context *ctx, ei_buffer *w, uint64_t offset, uint64_t row_bytes, uint32_t rows,
+                          uint32_t row0, uint32_t max_rows, ei_binding *b, uint32_t *byte0, uint32_t *n);
 /* Largest element count whose binding is sure to fit the range limit. */
 uint64_t ei_tensor_max_elements(const ei_context *ctx, ei_dtype dtype);
 
