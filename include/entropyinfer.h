@@ -471,6 +471,10 @@ typedef enum ei_elementwise_op {
 /* n elements of f32 a and b into out (which may be a or b). */
 ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tensor a, ei_tensor b, ei_tensor out);
 
+/* out [rows][dim] = x + bias, the f32 row bias [dim] added to every row
+ * (Qwen2's QKV biases). out may be x. */
+ei_status ei_add_bias(ei_cmd *cmd, uint32_t rows, uint32_t dim, ei_tensor x, ei_tensor bias, ei_tensor out);
+
 /* Rotary position embedding in place on x [tokens][heads][dim] f32: token t
  * at position pos0 + t; pair i < rot/2 turns by
  * pos * freq_scale * base^(-2i/rot) / factors[i] (factors: optional f32

@@ -1,5 +1,5 @@
-/* RMSNorm, gated activations, residual adds, rotary embeddings and the
- * embedding lookup against the CPU reference, and their bad inputs. */
+/* RMSNorm, gated activations, residual adds, bias rows, rotary embeddings
+ * and the embedding lookup against the CPU reference, and their bad inputs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +64,26 @@ static void check_elementwise(ei_context *ctx, ei_elementwise_op op, uint64_t n)
     printf("elementwise op %d n %llu: rel err %.2e\n", (int)op, (unsigned long long)n, err);
     ei_buffer_destroy(b);
     free(ab), free(want);
+}
+
+static void check_add_bias(ei_context *ctx, uint32_t rows, uint32_t dim) {
+    uint64_t n = (uint64_t)rows * dim;
+    float *xb = tu_alloc(n + dim, 4), *want = tu_alloc(n, 4);
+    tu_random_tensor(EI_F32, n + dim, 1.0f, xb, xb);
+    for (uint64_t i = 0; i < n; i++)
+        want[i] = xb[i] + xb[n + i % dim];
+    ei_buffer *b = upload(ctx, xb, n + dim, 0);
+    ei_cmd *cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_add_bias(cmd, rows, dim, (ei_tensor){b, 0, EI_F32}, (ei_tensor){b, n * 4, EI_F32},
+                             (ei_tensor){b, 0, EI_F32}),
+                 EI_OK, ctx);
+    run(ctx, cmd);
+    double err = compare(ctx, b, 0, want, n);
+    CHECK(err == 0, "add_bias %u x %u: %.3g", rows, dim, err);
+    printf("add_bias rows %u dim %u: rel err %.2e\n", rows, dim, err);
+    ei_buffer_destroy(b);
+    free(xb), free(want);
 }
 
 static void check_rope(ei_context *ctx, ei_rope_desc d, int with_factors) {
@@ -136,6 +156,8 @@ static void check_bad_input(ei_context *ctx) {
     CHECK_STATUS(ei_rms_norm(cmd, 4, 64, 1e-6f, h, NULL, f), EI_ERROR_INVALID_ARGUMENT, ctx);
     CHECK_STATUS(ei_rms_norm(cmd, 400, 64, 1e-6f, f, NULL, f), EI_ERROR_INVALID_ARGUMENT, ctx); /* too big */
     CHECK_STATUS(ei_elementwise(cmd, (ei_elementwise_op)7, 8, f, f, f), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_add_bias(cmd, 0, 8, f, f, f), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_add_bias(cmd, 64, 64, f, f, f), EI_ERROR_INVALID_ARGUMENT, ctx); /* past the buffer */
     ei_rope_desc r = {2, 2, 64, 63, 0, 10000.0f, 1.0f, 0};
     CHECK_STATUS(ei_rope(cmd, &r, f, NULL), EI_ERROR_INVALID_ARGUMENT, ctx); /* odd rot */
     r.rot = 64;
@@ -158,6 +180,7 @@ int main(void) {
     check_elementwise(ctx, EI_SWIGLU, 5000);
     check_elementwise(ctx, EI_GEGLU_TANH, 4097);
     check_elementwise(ctx, EI_ADD, 33);
+    check_add_bias(ctx, 13, 320);
     check_rope(ctx, (ei_rope_desc){5, 3, 128, 128, 0, 10000.0f, 1.0f, 0}, 0);
     check_rope(ctx, (ei_rope_desc){7, 2, 256, 256, 300, 1000000.0f, 1.0f, 1}, 0);
     check_rope(ctx, (ei_rope_desc){4, 4, 128, 64, 17, 500000.0f, 0.25f, 1}, 1); /* partial rotation, factors */

@@ -47,19 +47,17 @@ ei_status ei_rms_norm(ei_cmd *cmd, uint32_t rows, uint32_t dim, float eps, ei_te
     return st;
 }
 
-ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tensor a, ei_tensor b_in, ei_tensor out) {
-    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+/* out[i] = op(a[i], b[i % b_period]) for i < n. */
+static ei_status elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, uint32_t b_period, ei_tensor a,
+                             ei_tensor b_in, ei_tensor out, const char *what) {
     ei_context *ctx = cmd->ctx;
-    if ((unsigned)op > EI_ADD || n == 0 || n > UINT32_MAX)
-        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_elementwise: unknown op or n not in 1..2^32-1");
     struct {
-        uint32_t n, base, a_skip, b_skip, o_skip;
-    } p = {(uint32_t)n};
+        uint32_t n, base, b_period, a_skip, b_skip, o_skip;
+    } p = {(uint32_t)n, 0, b_period};
     ei_binding b[3];
     ei_status st;
-    if ((st = f32(ctx, a, n, "ei_elementwise: a", &b[0], &p.a_skip)) ||
-        (st = f32(ctx, b_in, n, "ei_elementwise: b", &b[1], &p.b_skip)) ||
-        (st = f32(ctx, out, n, "ei_elementwise: out", &b[2], &p.o_skip)))
+    if ((st = f32(ctx, a, n, what, &b[0], &p.a_skip)) || (st = f32(ctx, b_in, b_period, what, &b[1], &p.b_skip)) ||
+        (st = f32(ctx, out, n, what, &b[2], &p.o_skip)))
         return st;
     ei_kernel k = {.shader = "transformer_glu",
                    .bindings = 3,
@@ -73,6 +71,20 @@ ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tenso
         st = ei_cmd_dispatch_kernel(cmd, &k, b, &p, (uint32_t)((m + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP), 1, 1);
     }
     return st;
+}
+
+ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tensor a, ei_tensor b, ei_tensor out) {
+    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+    if ((unsigned)op > EI_ADD || n == 0 || n > UINT32_MAX)
+        return ei_fail(cmd->ctx, EI_ERROR_INVALID_ARGUMENT, "ei_elementwise: unknown op or n not in 1..2^32-1");
+    return elementwise(cmd, op, n, (uint32_t)n, a, b, out, "ei_elementwise");
+}
+
+ei_status ei_add_bias(ei_cmd *cmd, uint32_t rows, uint32_t dim, ei_tensor x, ei_tensor bias, ei_tensor out) {
+    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+    if (!rows || !dim || (uint64_t)rows * dim > UINT32_MAX)
+        return ei_fail(cmd->ctx, EI_ERROR_INVALID_ARGUMENT, "ei_add_bias: rows x dim not in 1..2^32-1");
+    return elementwise(cmd, EI_ADD, (uint64_t)rows * dim, dim, x, bias, out, "ei_add_bias");
 }
 
 ei_status ei_rope(ei_cmd *cmd, const ei_rope_desc *d, ei_tensor x, const ei_tensor *factors) {
