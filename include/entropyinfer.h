@@ -534,6 +534,10 @@ uint32_t ei_kv_cache_heads(const ei_kv_cache *cache);
  * append adds n; a compression brings it down to the budget. */
 uint32_t ei_kv_cache_len(const ei_kv_cache *cache);
 
+/* Empties the cache: every head's length to 0, no observations (waits for
+ * the GPU). */
+ei_status ei_kv_cache_clear(ei_kv_cache *cache);
+
 /* Appends n rows, k and v [n][kv_heads][dim] in the cache's dtype, after
  * each head's current length. EI_ERROR_LIMIT_EXCEEDED, recording nothing,
  * when a head could pass the capacity. */

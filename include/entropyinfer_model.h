@@ -42,6 +42,81 @@ ei_status ei_model_config_read(const ei_gguf *g, ei_model_config *out, char *err
 /* Whether layer l is a sliding-window (local) layer. */
 int ei_model_layer_is_local(const ei_model_config *c, uint32_t l);
 
+/* ---- Weights on the device -------------------------------------------- */
+
+typedef struct ei_model ei_model;
+
+/* Reads the configuration and copies every weight the architecture uses to
+ * the context's device in its file type (no f32 copy). g may be closed
+ * afterwards. Fails with the reason in ei_context_error(ctx): an unknown
+ * architecture or missing key (EI_ERROR_INVALID_ARGUMENT), a missing tensor
+ * or one of the wrong shape or an unsupported type (EI_ERROR_INVALID_ARGUMENT
+ * or EI_ERROR_FEATURE_NOT_PRESENT), device memory (EI_ERROR_OUT_OF_DEVICE_MEMORY). */
+ei_status ei_model_load(ei_context *ctx, const ei_gguf *g, ei_model **out);
+void ei_model_destroy(ei_model *m);
+const ei_model_config *ei_model_config_of(const ei_model *m);
+/* Bytes of weights on the device. */
+uint64_t ei_model_weight_bytes(const ei_model *m);
+
+/* ---- A sequence being generated: KV caches and working memory ---------- */
+
+typedef struct ei_session ei_session;
+
+typedef struct ei_session_desc {
+    uint32_t n_ctx;   /* tokens the KV caches hold (prompt + generated); 0: min(4096, trained context) */
+    uint32_t n_batch; /* most tokens per ei_session_forward call (prompt chunks); 0: 512 */
+} ei_session_desc;
+
+ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session **out);
+void ei_session_destroy(ei_session *s);
+/* Tokens in the KV caches so far (the next token's position). */
+uint32_t ei_session_pos(const ei_session *s);
+uint32_t ei_session_n_ctx(const ei_session *s);
+uint32_t ei_session_n_batch(const ei_session *s);
+/* Bytes of the KV caches and of the working buffers. */
+uint64_t ei_session_kv_bytes(const ei_session *s);
+uint64_t ei_session_scratch_bytes(const ei_session *s);
+
+/* Runs n (1..n_batch) tokens at the next positions through every layer in
+ * one recording, appending their keys and values to the caches, and writes
+ * the last token's n_vocab logits to `logits` (may be NULL: a prompt chunk
+ * that is not the last). EI_ERROR_LIMIT_EXCEEDED, leaving the session as it
+ * was, when the tokens would pass n_ctx; EI_ERROR_INVALID_ARGUMENT for an id
+ * outside the vocabulary. */
+ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, float *logits);
+
+/* Empties the caches (a new sequence); waits for the GPU. */
+ei_status ei_session_reset(ei_session *s);
+
+/* ---- Sampling --------------------------------------------------------- */
+
+/* llama.cpp's order: repetition penalty, top-k, top-p, min-p, temperature,
+ * then a draw. temperature <= 0 is greedy (the largest logit after the
+ * penalty; ties: the lower id). */
+typedef struct ei_sampler_params {
+    float temperature;      /* 0.8 */
+    uint32_t top_k;         /* 40; 0: off */
+    float top_p;            /* 0.95; 1: off */
+    float min_p;            /* 0.05; 0: off */
+    float repeat_penalty;   /* 1 (off): logits of recent tokens divided (positive) or multiplied (negative) by it */
+    uint32_t repeat_last_n; /* 64: how many recent tokens the penalty looks at */
+    uint64_t seed;          /* the same seed, logits and params give the same tokens */
+} ei_sampler_params;
+
+ei_sampler_params ei_sampler_params_default(void);
+
+typedef struct ei_sampler ei_sampler;
+
+/* EI_ERROR_INVALID_ARGUMENT (reason in error) for a negative or non-finite
+ * value, top_p or min_p outside [0, 1], a penalty <= 0. */
+ei_status ei_sampler_create(const ei_sampler_params *params, uint32_t n_vocab, ei_sampler **out, char *error,
+                            size_t error_size);
+void ei_sampler_destroy(ei_sampler *s);
+/* Records a token of the sequence (prompt or generated) for the penalty. */
+void ei_sampler_accept(ei_sampler *s, uint32_t id);
+/* Picks the next token from n_vocab logits (not modified). */
+uint32_t ei_sampler_sample(ei_sampler *s, const float *logits);
+
 EI_API_END
 
 #endif

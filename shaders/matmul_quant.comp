@@ -1,10 +1,10 @@
 #version 450
 // Y[t][r] = sum_c W[r][c] * X[t][c]: a weight matrix stored in its GGUF type
 // (any type of common/quant.glsl, read in place, never converted) against
-// f32 activations. One workgroup per (row, tile of TT tokens): each weight
-// is decoded once and used for TT tokens; TT = 1 is the decode matrix-vector
-// product. The portable path: correct for every type; the fast, per-type
-// kernels come with the model work.
+// f32 activations. A workgroup takes ROWS rows, LANES threads per row, and a
+// tile of TT tokens: each weight is decoded once and used for TT tokens;
+// TT = 1 is the decode matrix-vector product. The portable path: correct
+// for every type.
 #extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x_id = 0) in;
@@ -13,34 +13,50 @@ layout(constant_id = 2) const uint QTYPE = 0;
 layout(constant_id = 3) const uint BLOCK_ELEMS = 1;
 layout(constant_id = 4) const uint BLOCK_BYTES = 4;
 layout(constant_id = 5) const uint TT = 1;
+layout(constant_id = 6) const uint LANES = 64; // threads per row, a power of two dividing WG
 
 #include "common/quant.glsl"
-#include "common/reduce.glsl"
 
 layout(set = 0, binding = 0) readonly buffer W { uint w_words[]; };
 layout(set = 0, binding = 1) readonly buffer X { float x[]; };
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
-    uint rows, cols, tokens, row_base;
+    uint rows, cols, tokens, row_base, piece_rows;
     uint w_byte0, x_skip, y_skip; // w_byte0: row row_base's first byte in W; x and y in floats
 } pc;
 
 EI_DEFINE_QUANT(wq, w_words)
 
+shared float partial[WG * TT];
+
 void main() {
-    const uint r = pc.row_base + gl_WorkGroupID.x, t0 = gl_WorkGroupID.y * TT, lid = gl_LocalInvocationID.x;
+    const uint lid = gl_LocalInvocationID.x, lane = lid % LANES;
+    const uint local_row = gl_WorkGroupID.x * (WG / LANES) + lid / LANES, t0 = gl_WorkGroupID.y * TT;
+    const bool live = local_row < pc.piece_rows;
     const uint row_bytes = pc.cols / BLOCK_ELEMS * BLOCK_BYTES;
-    const uint base = pc.w_byte0 + gl_WorkGroupID.x * row_bytes;
+    const uint base = pc.w_byte0 + local_row * row_bytes;
     float acc[TT];
     for (uint t = 0u; t < TT; t++) acc[t] = 0.0;
-    for (uint c = lid; c < pc.cols; c += WG) {
-        float w = wq_at(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
+    // Four consecutive columns per step (cols are whole blocks, and blocks
+    // whole multiples of 4 elements, or float types where cols % 4 is checked).
+    for (uint c = lane * 4u; live && c < pc.cols; c += LANES * 4u) {
+        vec4 w = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
+                                   : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
         for (uint t = 0u; t < TT; t++)
-            if (t0 + t < pc.tokens) acc[t] += w * x[pc.x_skip + (t0 + t) * pc.cols + c];
+            if (t0 + t < pc.tokens) {
+                const uint xi = pc.x_skip + (t0 + t) * pc.cols + c;
+                acc[t] += dot(w, vec4(x[xi], x[xi + 1u], x[xi + 2u], x[xi + 3u]));
+            }
     }
-    for (uint t = 0u; t < TT; t++) {
-        float sum = ei_reduce_sum(acc[t]);
-        if (lid == 0u && t0 + t < pc.tokens) y[pc.y_skip + (t0 + t) * pc.rows + r] = sum;
+    for (uint t = 0u; t < TT; t++) partial[lid * TT + t] = acc[t];
+    barrier();
+    for (uint s = LANES / 2u; s > 0u; s /= 2u) {
+        if (lane < s)
+            for (uint t = 0u; t < TT; t++) partial[lid * TT + t] += partial[(lid + s) * TT + t];
+        barrier();
     }
+    if (lane == 0u && live)
+        for (uint t = 0u; t < TT && t0 + t < pc.tokens; t++)
+            y[pc.y_skip + (t0 + t) * pc.rows + pc.row_base + local_row] = partial[lid * TT + t];
 }

@@ -56,6 +56,13 @@ ei_tensor ei_kv_cache_lengths(const ei_kv_cache *c) { return (ei_tensor){c ? c->
 uint32_t ei_kv_cache_heads(const ei_kv_cache *c) { return c ? c->heads : 0; }
 uint32_t ei_kv_cache_len(const ei_kv_cache *c) { return c ? c->len : 0; }
 
+ei_status ei_kv_cache_clear(ei_kv_cache *c) {
+    if (!c) return EI_ERROR_INVALID_ARGUMENT;
+    ei_status st = ei_buffer_fill(c->lens, 0, (uint64_t)c->heads * 4, 0);
+    if (st == EI_OK) c->len = 0, c->obs_count = 0;
+    return st;
+}
+
 /* A float tensor seen as 32-bit words (the copy kernels move words). */
 ei_tensor ei_kv_words(ei_tensor t) {
     t.dtype = EI_U32;

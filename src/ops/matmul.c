@@ -3,7 +3,8 @@
 #include "entropyinfer_gguf.h"
 
 #define MATMUL_WORKGROUP 64
-#define MATMUL_TOKENS 8 /* tokens per workgroup in prefill: each weight decoded once for 8 */
+#define MATMUL_LANES 16  /* threads per row: 4 rows per workgroup */
+#define MATMUL_TOKENS 16 /* tokens per workgroup in prefill: each weight decoded once for 16 */
 
 static int supported(uint32_t t) {
     return t == EI_GGML_F32 || t == EI_GGML_F16 || t == EI_GGML_BF16 || t == EI_GGML_Q4_0 || t == EI_GGML_Q4_1 ||
@@ -18,14 +19,16 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
     if (!supported(d->wtype))
         return ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT, "ei_matmul: weight type %u is not supported", d->wtype);
     uint32_t be = ei_ggml_block_elements(d->wtype), bb = ei_ggml_block_bytes(d->wtype);
-    if (!d->rows || !d->cols || !d->tokens || d->cols % be)
+    /* The kernel reads four columns at a time: float types need cols % 4. */
+    if (!d->rows || !d->cols || !d->tokens || d->cols % be || d->cols % 4)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
-                       "ei_matmul: rows, cols, tokens must be positive and cols (%u) whole blocks of %u", d->cols, be);
+                       "ei_matmul: rows, cols, tokens must be positive and cols (%u) whole blocks of %u and of 4",
+                       d->cols, be);
     if (x.dtype != EI_F32 || y.dtype != EI_F32)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x and y must be EI_F32");
     uint64_t row_bytes = (uint64_t)d->cols / be * bb, w_words = (d->rows * row_bytes + 3) / 4;
     struct {
-        uint32_t rows, cols, tokens, row_base, w_byte0, x_skip, y_skip;
+        uint32_t rows, cols, tokens, row_base, piece_rows, w_byte0, x_skip, y_skip;
     } p = {d->rows, d->cols, d->tokens};
     ei_binding b[3];
     ei_status st;
@@ -41,17 +44,18 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
     ei_kernel k = {.shader = "matmul_quant",
                    .bindings = 3,
                    .push_size = sizeof p,
-                   .spec_count = 6,
-                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt}};
+                   .spec_count = 7,
+                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, MATMUL_LANES}};
     ei_pipeline *pipe;
     if ((st = ei_pipeline_get(ctx, &k, &pipe))) return st;
     /* Rows in pieces within the workgroup-count limit (vocabularies of
      * 262144 rows pass lavapipe's 65535) and the binding range. */
-    for (uint32_t r0 = 0, n = 0; st == EI_OK && r0 < d->rows; r0 += n) {
+    const uint32_t per_group = MATMUL_WORKGROUP / MATMUL_LANES;
+    for (uint32_t r0 = 0; st == EI_OK && r0 < d->rows; r0 += p.piece_rows) {
         p.row_base = r0;
-        st = ei_weight_piece(ctx, w, w_offset, row_bytes, d->rows, r0, ctx->facts.max_workgroup_count[0], &b[0],
-                             &p.w_byte0, &n);
-        if (st == EI_OK) st = ei_cmd_dispatch(cmd, pipe, b, &p, n, gy, 1);
+        st = ei_weight_piece(ctx, w, w_offset, row_bytes, d->rows, r0, ctx->facts.max_workgroup_count[0] * per_group,
+                             &b[0], &p.w_byte0, &p.piece_rows);
+        if (st == EI_OK) st = ei_cmd_dispatch(cmd, pipe, b, &p, (p.piece_rows + per_group - 1) / per_group, gy, 1);
     }
     return st;
 }
