@@ -1,0 +1,210 @@
+/* Sessions of tiny random-weight models (written here as GGUF): chunked
+ * prefill equals one-shot prefill, decode equals prefill, reset repeats,
+ * a full context or a bad id is refused leaving the session usable, and a
+ * broken model (missing tensor, wrong shape, unsupported head dim) is
+ * refused with a message naming the fault. The logits themselves are
+ * checked against an independent numpy forward pass by tests/model_check.py. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entropyinfer_model.h"
+#include "util/gguf_writer.h"
+#include "util/test_util.h"
+
+#define VOCAB 96
+#define EMBD 128
+#define FF 192
+
+typedef struct tiny {
+    const char *arch;
+    uint32_t layers, heads, kv_heads, head_dim;
+    const char *skip;  /* a tensor to leave out */
+    const char *wrong; /* a tensor to write with a wrong shape */
+} tiny;
+
+typedef struct tensor_spec {
+    char name[64];
+    uint64_t cols, rows;
+} tensor_spec;
+
+static int tensors_of(const tiny *t, tensor_spec *out) {
+    int n = 0, gemma = !strcmp(t->arch, "gemma3"), qwen2 = !strcmp(t->arch, "qwen2");
+    uint64_t qd = (uint64_t)t->heads * t->head_dim, kvd = (uint64_t)t->kv_heads * t->head_dim;
+#define ADD(nm, c, r) (snprintf(out[n].name, sizeof out[n].name, "%s", nm), out[n].cols = (c), out[n].rows = (r), n++)
+    ADD("token_embd.weight", EMBD, VOCAB);
+    ADD("output_norm.weight", EMBD, 1);
+    for (uint32_t l = 0; l < t->layers; l++) {
+        char b[64];
+#define LAYER(suffix, c, r) (snprintf(b, sizeof b, "blk.%u." suffix, l), ADD(b, c, r))
+        LAYER("attn_norm.weight", EMBD, 1);
+        LAYER("attn_q.weight", EMBD, qd);
+        LAYER("attn_k.weight", EMBD, kvd);
+        LAYER("attn_v.weight", EMBD, kvd);
+        LAYER("attn_output.weight", qd, EMBD);
+        LAYER("ffn_norm.weight", EMBD, 1);
+        LAYER("ffn_gate.weight", EMBD, FF);
+        LAYER("ffn_up.weight", EMBD, FF);
+        LAYER("ffn_down.weight", FF, EMBD);
+        if (qwen2) LAYER("attn_q.bias", qd, 1), LAYER("attn_k.bias", kvd, 1), LAYER("attn_v.bias", kvd, 1);
+        if (gemma) {
+            LAYER("attn_q_norm.weight", t->head_dim, 1);
+            LAYER("attn_k_norm.weight", t->head_dim, 1);
+            LAYER("post_attention_norm.weight", EMBD, 1);
+            LAYER("post_ffw_norm.weight", EMBD, 1);
+        }
+#undef LAYER
+    }
+#undef ADD
+    return n;
+}
+
+static void kv_u32(gw *w, const char *arch, const char *key, uint32_t v) {
+    char k[96];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    gw_str(w, k), gw_u32(w, 4), gw_u32(w, v);
+}
+
+/* An F32 model with weights ~ U(-s, s), s = 1/sqrt(fan-in), norms ~1. */
+static gw write_model(const tiny *t) {
+    static tensor_spec specs[512];
+    int n = tensors_of(t, specs);
+    gw w = {0};
+    gw_bytes(&w, "GGUF", 4);
+    gw_u32(&w, 3);
+    gw_u64(&w, (uint64_t)n - (t->skip != NULL));
+    gw_u64(&w, 9);
+    gw_str(&w, "general.architecture"), gw_u32(&w, 8), gw_str(&w, t->arch);
+    kv_u32(&w, t->arch, "block_count", t->layers);
+    kv_u32(&w, t->arch, "embedding_length", EMBD);
+    kv_u32(&w, t->arch, "feed_forward_length", FF);
+    kv_u32(&w, t->arch, "attention.head_count", t->heads);
+    kv_u32(&w, t->arch, "attention.head_count_kv", t->kv_heads);
+    kv_u32(&w, t->arch, "attention.key_length", t->head_dim);
+    kv_u32(&w, t->arch, "attention.sliding_window", 6); /* Gemma 3's local layers see 6 keys */
+    gw_str(&w, "tokenizer.ggml.tokens"), gw_u32(&w, 9), gw_u32(&w, 8), gw_u64(&w, VOCAB);
+    for (int i = 0; i < VOCAB; i++)
+        gw_str(&w, "t");
+    uint64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        if (t->skip && !strcmp(specs[i].name, t->skip)) continue;
+        int wrong = t->wrong && !strcmp(specs[i].name, t->wrong);
+        gw_str(&w, specs[i].name);
+        gw_u32(&w, 2), gw_u64(&w, specs[i].cols + (wrong ? 4 : 0)), gw_u64(&w, specs[i].rows);
+        gw_u32(&w, 0 /* F32 */), gw_u64(&w, offset);
+        offset += ((specs[i].cols + (wrong ? 4 : 0)) * specs[i].rows * 4 + 31) / 32 * 32;
+    }
+    gw_pad(&w, 32);
+    for (int i = 0; i < n; i++) {
+        if (t->skip && !strcmp(specs[i].name, t->skip)) continue;
+        int wrong = t->wrong && !strcmp(specs[i].name, t->wrong);
+        uint64_t count = (specs[i].cols + (wrong ? 4 : 0)) * specs[i].rows;
+        float s = specs[i].rows == 1 ? 0.2f : 1.0f / sqrtf((float)specs[i].cols);
+        for (uint64_t j = 0; j < count; j++) {
+            float v = (specs[i].rows == 1 && strstr(specs[i].name, "norm") ? 1.0f : 0.0f) + tu_uniform(-s, s);
+            uint32_t bits;
+            memcpy(&bits, &v, 4);
+            gw_u32(&w, bits);
+        }
+        gw_pad(&w, 32);
+    }
+    return w;
+}
+
+static ei_status load(ei_context *ctx, const tiny *t, ei_gguf **g, ei_model **m) {
+    static gw file; /* the parsed GGUF points into it */
+    gw_free(&file);
+    file = write_model(t);
+    char error[256];
+    ei_status st = ei_gguf_parse(file.data, file.size, g, error, sizeof error);
+    CHECK(st == EI_OK, "%s: %s", t->arch, error);
+    if (st != EI_OK) return st;
+    return ei_model_load(ctx, *g, m);
+}
+
+static void forward(ei_context *ctx, ei_session *s, const uint32_t *ids, uint32_t n, float *logits) {
+    uint32_t batch = ei_session_n_batch(s);
+    for (uint32_t done = 0; done < n;) {
+        uint32_t k = n - done < batch ? n - done : batch;
+        CHECK_STATUS(ei_session_forward(s, ids + done, k, done + k == n ? logits : NULL), EI_OK, ctx);
+        done += k;
+    }
+}
+
+static double rel(const float *a, const float *b) {
+    double err = 0, mag = 0;
+    for (int i = 0; i < VOCAB; i++)
+        err = fmax(err, fabs(a[i] - b[i])), mag = fmax(mag, fabs(b[i]));
+    return err / mag;
+}
+
+static void check_model(ei_context *ctx, const tiny *t) {
+    ei_gguf *g = NULL;
+    ei_model *m = NULL;
+    CHECK_STATUS(load(ctx, t, &g, &m), EI_OK, ctx);
+    if (!m) return;
+    enum { N = 23 };
+    uint32_t ids[N + 1];
+    for (int i = 0; i <= N; i++)
+        ids[i] = tu_below(VOCAB);
+    float one_shot[VOCAB], chunked[VOCAB], decoded[VOCAB], again[VOCAB];
+    ei_session *whole = NULL, *chunks = NULL;
+    CHECK_STATUS(ei_session_create(m, &(ei_session_desc){32, 32}, &whole), EI_OK, ctx);
+    CHECK_STATUS(ei_session_create(m, &(ei_session_desc){32, 5}, &chunks), EI_OK, ctx);
+    /* The prompt in one pass and in chunks of 5 (ragged last chunk). */
+    forward(ctx, whole, ids, N + 1, one_shot);
+    forward(ctx, chunks, ids, N + 1, chunked);
+    double e1 = rel(chunked, one_shot);
+    CHECK(e1 <= 1e-5, "%s: chunked prefill differs from one-shot: %.3g", t->arch, e1);
+    /* N tokens, then the last as a decode step. */
+    CHECK_STATUS(ei_session_reset(chunks), EI_OK, ctx);
+    forward(ctx, chunks, ids, N, NULL);
+    CHECK_STATUS(ei_session_forward(chunks, ids + N, 1, decoded), EI_OK, ctx);
+    double e2 = rel(decoded, one_shot);
+    CHECK(e2 <= 1e-5, "%s: decode differs from prefill: %.3g", t->arch, e2);
+    /* A full context is refused and changes nothing. */
+    uint32_t more[16] = {0};
+    CHECK(ei_session_pos(chunks) == N + 1, "pos %u", ei_session_pos(chunks));
+    CHECK_STATUS(ei_session_forward(chunks, more, 5, NULL), EI_OK, ctx);
+    CHECK_STATUS(ei_session_forward(chunks, more, 4, NULL), EI_ERROR_LIMIT_EXCEEDED, ctx);
+    CHECK(strstr(ei_context_error(ctx), "context is full") != NULL, "%s", ei_context_error(ctx));
+    CHECK(ei_session_pos(chunks) == N + 6, "pos %u after a refused call", ei_session_pos(chunks));
+    more[1] = VOCAB;
+    CHECK_STATUS(ei_session_forward(chunks, more, 2, NULL), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_session_forward(chunks, more, 6, NULL), EI_ERROR_INVALID_ARGUMENT, ctx); /* > n_batch */
+    /* After a reset, the same prompt gives the same logits. */
+    CHECK_STATUS(ei_session_reset(whole), EI_OK, ctx);
+    forward(ctx, whole, ids, N + 1, again);
+    CHECK(memcmp(again, one_shot, sizeof again) == 0, "%s: reset does not repeat", t->arch);
+    printf("%s: %u layers, %u/%u heads of %u: chunked %.2e, decode %.2e\n", t->arch, t->layers, t->heads,
+           t->kv_heads, t->head_dim, e1, e2);
+    ei_session_destroy(whole);
+    ei_session_destroy(chunks);
+    ei_model_destroy(m);
+    ei_gguf_close(g);
+}
+
+static void check_refused(ei_context *ctx, const tiny *t, ei_status want, const char *message) {
+    ei_gguf *g = NULL;
+    ei_model *m = NULL;
+    CHECK_STATUS(load(ctx, t, &g, &m), want, ctx);
+    CHECK(m == NULL, "no model on failure");
+    CHECK(strstr(ei_context_error(ctx), message) != NULL, "'%s' lacks '%s'", ei_context_error(ctx), message);
+    ei_gguf_close(g);
+}
+
+int main(void) {
+    tu_seed();
+    ei_context *ctx = tu_context();
+    check_model(ctx, &(tiny){"gemma3", 7, 4, 2, 64}); /* layers 0-4 and 6 local, 5 global */
+    check_model(ctx, &(tiny){"qwen2", 2, 4, 1, 64});
+    check_model(ctx, &(tiny){"llama", 2, 2, 2, 128});
+    check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, "blk.1.ffn_up.weight", NULL}, EI_ERROR_INVALID_ARGUMENT,
+                  "blk.1.ffn_up.weight is missing");
+    check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, NULL, "blk.0.attn_k.weight"}, EI_ERROR_INVALID_ARGUMENT,
+                  "blk.0.attn_k.weight is [132 x 256");
+    check_refused(ctx, &(tiny){"llama", 1, 4, 4, 32}, EI_ERROR_FEATURE_NOT_PRESENT, "head dim 32");
+    check_refused(ctx, &(tiny){"mamba", 1, 4, 4, 32}, EI_ERROR_INVALID_ARGUMENT, "'mamba' is not supported");
+    return tu_finish(ctx);
+}
