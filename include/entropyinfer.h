@@ -445,8 +445,8 @@ ei_status ei_prefill_attend(ei_cmd *cmd, const ei_attention_desc *desc, const ei
  * entropyinfer_gguf.h: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
  * Q5_K, Q6_K), read in place, at byte w_offset (a multiple of 4) of w,
  * whose size must reach a whole 32-bit word past the matrix. cols must be
- * whole blocks of the type. One call serves decode (tokens = 1) and
- * prefill. */
+ * whole blocks of the type and a multiple of 4; x starts at a multiple of
+ * 16 bytes. One call serves decode (tokens = 1) and prefill. */
 typedef struct ei_matmul_desc {
     uint32_t rows, cols, tokens;
     uint32_t wtype;

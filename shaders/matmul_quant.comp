@@ -18,7 +18,7 @@ layout(constant_id = 6) const uint LANES = 64; // threads per row, a power of tw
 #include "common/quant.glsl"
 
 layout(set = 0, binding = 0) readonly buffer W { uint w_words[]; };
-layout(set = 0, binding = 1) readonly buffer X { float x[]; };
+layout(set = 0, binding = 1) readonly buffer X { vec4 x4[]; }; // 16-byte reads: x_skip % 4 == 0
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
@@ -43,11 +43,9 @@ void main() {
     for (uint c = lane * 4u; live && c < pc.cols; c += LANES * 4u) {
         vec4 w = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
                                    : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
+        // Tokens past the end read the last one (no branch in the loop) and are not written.
         for (uint t = 0u; t < TT; t++)
-            if (t0 + t < pc.tokens) {
-                const uint xi = pc.x_skip + (t0 + t) * pc.cols + c;
-                acc[t] += dot(w, vec4(x[xi], x[xi + 1u], x[xi + 2u], x[xi + 3u]));
-            }
+            acc[t] += dot(w, x4[(pc.x_skip + min(t0 + t, pc.tokens - 1u) * pc.cols + c) / 4u]);
     }
     for (uint t = 0u; t < TT; t++) partial[lid * TT + t] = acc[t];
     barrier();

@@ -108,6 +108,9 @@ int main(void) {
     d = (ei_matmul_desc){64, 256, 1, EI_GGML_Q8_0};
     CHECK_STATUS(ei_matmul(cmd, &d, b, 0, f, f), EI_ERROR_INVALID_ARGUMENT, ctx); /* 64 x 272 bytes > 4096 */
     CHECK(strstr(ei_context_error(ctx), "ei_matmul: w") != NULL, "%s", ei_context_error(ctx));
+    d = (ei_matmul_desc){4, 64, 1, EI_GGML_F32};
+    CHECK_STATUS(ei_matmul(cmd, &d, b, 0, (ei_tensor){b, 1028, EI_F32}, f), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "16 bytes") != NULL, "%s", ei_context_error(ctx));
     CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
     ei_cmd_destroy(cmd);
     ei_buffer_destroy(b);
