@@ -65,6 +65,17 @@ typedef struct ei_session ei_session;
 typedef struct ei_session_desc {
     uint32_t n_ctx;   /* tokens the KV caches hold (prompt + generated); 0: min(4096, trained context) */
     uint32_t n_batch; /* most tokens per ei_session_forward call (prompt chunks); 0: 512 */
+    /* The methods (algorithm.md). NULL: dense prefill and a full cache.
+     * Otherwise its mode picks the prompt's attention: in every layer
+     * without a sliding window, the first ei_session_forward call (the
+     * whole prompt: n_batch must hold it) runs ei_prefill_layer; and its
+     * decode constants serve `kv`. */
+    const ei_entropy_config *method;
+    /* KV-cache compression of the layers without a sliding window (ignored
+     * without `method`): SnapKV and AdaKV right after the prompt, latent at
+     * decode step N_d + 1, scored per KV head by the mean over its query
+     * heads. Once a cache is compressed, tokens go one per call. */
+    ei_kv_method kv;
 } ei_session_desc;
 
 ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session **out);
@@ -73,6 +84,9 @@ void ei_session_destroy(ei_session *s);
 uint32_t ei_session_pos(const ei_session *s);
 uint32_t ei_session_n_ctx(const ei_session *s);
 uint32_t ei_session_n_batch(const ei_session *s);
+/* Rows the cache of `layer` holds now (the most of any head): the position
+ * until a compression, the budget after it. */
+uint32_t ei_session_cache_len(const ei_session *s, uint32_t layer);
 /* Bytes of the KV caches and of the working buffers. */
 uint64_t ei_session_kv_bytes(const ei_session *s);
 uint64_t ei_session_scratch_bytes(const ei_session *s);
@@ -82,7 +96,8 @@ uint64_t ei_session_scratch_bytes(const ei_session *s);
  * the last token's n_vocab logits to `logits` (may be NULL: a prompt chunk
  * that is not the last). EI_ERROR_LIMIT_EXCEEDED, leaving the session as it
  * was, when the tokens would pass n_ctx; EI_ERROR_INVALID_ARGUMENT for an id
- * outside the vocabulary. */
+ * outside the vocabulary, or several tokens where the method takes one (a
+ * prompt in chunks under a sparse prefill mode, or after a compression). */
 ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, float *logits);
 
 /* Empties the caches (a new sequence); waits for the GPU. */

@@ -2,7 +2,8 @@
  * prefill equals one-shot prefill, decode equals prefill, reset repeats,
  * a full context or a bad id is refused leaving the session usable, and a
  * broken model (missing tensor, wrong shape, unsupported head dim) is
- * refused with a message naming the fault. The logits themselves are
+ * refused with a message naming the fault; the methods (sparse prompt, KV
+ * compression) run inside the model. The logits themselves are
  * checked against an independent numpy forward pass by tests/model_check.py. */
 #include <math.h>
 #include <stdio.h>
@@ -185,6 +186,83 @@ static void check_model(ei_context *ctx, const tiny *t) {
     ei_gguf_close(g);
 }
 
+/* Logits of `steps` greedy-free steps: the prompt, then ids[n..] one at a
+ * time; returns the last step's logits in out. */
+static void run_method(ei_context *ctx, ei_model *m, const ei_entropy_config *cfg, ei_kv_method kv, const uint32_t *ids,
+                       uint32_t n, uint32_t steps, float *out, uint32_t *lens) {
+    ei_session *s = NULL;
+    ei_session_desc d = {.n_ctx = 64, .n_batch = 64, .method = cfg, .kv = kv};
+    CHECK_STATUS(ei_session_create(m, &d, &s), EI_OK, ctx);
+    if (!s) return;
+    CHECK_STATUS(ei_session_forward(s, ids, n, out), EI_OK, ctx);
+    lens[0] = ei_session_cache_len(s, 0);
+    for (uint32_t i = 0; i < steps; i++) {
+        CHECK_STATUS(ei_session_forward(s, ids + n + i, 1, out), EI_OK, ctx);
+        lens[i + 1] = ei_session_cache_len(s, 0);
+    }
+    if (cfg && (cfg->mode != EI_PREFILL_FULL || lens[steps] < n + steps)) /* the method takes one token at a time */
+        CHECK_STATUS(ei_session_forward(s, ids, 2, NULL), EI_ERROR_INVALID_ARGUMENT, ctx);
+    ei_session_destroy(s);
+}
+
+static int finite(const float *x) {
+    for (int i = 0; i < VOCAB; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+/* The methods inside the model: a sparse prompt whose budgets cover every
+ * block equals dense attention, a small budget differs; SnapKV and latent
+ * compress when and to what algorithm.md section 4 says, and a budget above
+ * the cache compresses nothing. */
+static void check_methods(ei_context *ctx) {
+    const tiny t = {"llama", 2, 4, 2, 64};
+    ei_gguf *g = NULL;
+    ei_model *m = NULL;
+    CHECK_STATUS(load(ctx, &t, &g, &m), EI_OK, ctx);
+    if (!m) return;
+    enum { N = 40, STEPS = 4 };
+    uint32_t ids[N + STEPS], lens[STEPS + 1], full_lens[STEPS + 1];
+    for (int i = 0; i < N + STEPS; i++)
+        ids[i] = tu_below(VOCAB);
+    float dense[VOCAB], got[VOCAB];
+    run_method(ctx, m, NULL, EI_KV_FULL, ids, N, 0, dense, full_lens);
+
+    ei_entropy_config cfg = ei_entropy_config_default();
+    cfg.segment_size = 8, cfg.block_size = 4, cfg.threshold_len = 8, cfg.layer_skip = 0;
+    cfg.mode = EI_PREFILL_CRITIPREFILL;
+    cfg.base_budget = 64; /* every earlier block of every segment */
+    run_method(ctx, m, &cfg, EI_KV_FULL, ids, N, 0, got, lens);
+    double e = rel(got, dense);
+    CHECK(e <= 1e-5, "critiprefill keeping every block differs from dense: %.3g", e);
+    cfg.base_budget = 4; /* one block */
+    for (int mode = EI_PREFILL_ENTROPY; mode <= EI_PREFILL_CRITIPREFILL; mode++) {
+        cfg.mode = (ei_prefill_mode)mode;
+        run_method(ctx, m, &cfg, EI_KV_FULL, ids, N, 0, got, lens);
+        double d = rel(got, dense);
+        CHECK(finite(got) && d > 1e-4, "mode %d with one block a segment: difference %.3g from dense", mode, d);
+        printf("prefill mode %d, one block a segment: %.3g from dense\n", mode, d);
+    }
+
+    cfg.mode = EI_PREFILL_FULL;
+    cfg.window = 4, cfg.decode_budget = 24, cfg.decode_gap = 2;
+    run_method(ctx, m, NULL, EI_KV_FULL, ids, N, STEPS, dense, full_lens);
+    run_method(ctx, m, &cfg, EI_KV_SNAPKV, ids, N, STEPS, got, lens);
+    CHECK(lens[0] == 24 && lens[STEPS] == 24 + STEPS, "SnapKV lengths %u .. %u", lens[0], lens[STEPS]);
+    CHECK(finite(got) && rel(got, dense) > 1e-4, "SnapKV changed nothing");
+    run_method(ctx, m, &cfg, EI_KV_LATENT, ids, N, STEPS, got, lens);
+    /* Steps 1, 2 grow the cache; step 3 = N_d + 1 appends, attends, compresses to Bd; step 4 appends. */
+    CHECK(lens[0] == N && lens[2] == N + 2 && lens[3] == 24 && lens[4] == 25, "latent lengths %u %u %u %u %u", lens[0],
+          lens[1], lens[2], lens[3], lens[4]);
+    run_method(ctx, m, &cfg, EI_KV_ADAKV, ids, N, STEPS, got, lens);
+    CHECK(lens[0] <= N && lens[0] >= 24 && finite(got), "AdaKV: longest head %u", lens[0]);
+    cfg.decode_budget = 60; /* above the cache: nothing to compress */
+    run_method(ctx, m, &cfg, EI_KV_LATENT, ids, N, STEPS, got, lens);
+    CHECK(lens[STEPS] == N + STEPS && rel(got, dense) <= 1e-6, "latent under budget differs: %.3g", rel(got, dense));
+    ei_model_destroy(m);
+    ei_gguf_close(g);
+}
+
 static void check_refused(ei_context *ctx, const tiny *t, ei_status want, const char *message) {
     ei_gguf *g = NULL;
     ei_model *m = NULL;
@@ -200,6 +278,7 @@ int main(void) {
     check_model(ctx, &(tiny){"gemma3", 7, 4, 2, 64}); /* layers 0-4 and 6 local, 5 global */
     check_model(ctx, &(tiny){"qwen2", 2, 4, 1, 64});
     check_model(ctx, &(tiny){"llama", 2, 2, 2, 128});
+    check_methods(ctx);
     check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, "blk.1.ffn_up.weight", NULL}, EI_ERROR_INVALID_ARGUMENT,
                   "blk.1.ffn_up.weight is missing");
     check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, NULL, "blk.0.attn_k.weight"}, EI_ERROR_INVALID_ARGUMENT,

@@ -32,6 +32,14 @@ struct ei_session {
     ei_kv_cache **caches; /* one per layer */
     ei_buffer *work;
     activations a;
+    /* The methods: a sparse prompt (ei_prefill_layer) and KV compression. */
+    int has_method, sparse;
+    ei_entropy_config method;
+    ei_kv_method kv;
+    uint32_t step;               /* forward calls so far: 0 is the prompt, then decode step j */
+    int compressed;              /* a compression has run: one token per call from now on */
+    ei_buffer *prefill_scratch;  /* grown to the prompt's largest ei_prefill_layout */
+    ei_buffer *compress_scratch; /* ei_kv_compress_scratch of one cache */
 };
 
 static ei_attention_desc attention_desc(const ei_model_config *c, uint32_t layer, uint32_t n, uint32_t kv_len) {
@@ -44,6 +52,24 @@ static ei_attention_desc attention_desc(const ei_model_config *c, uint32_t layer
                                .causal = 1,
                                .window = ei_model_layer_is_local(c, layer) ? c->sliding_window : 0,
                                .softcap = c->attn_softcap};
+}
+
+static ei_kv_compress_desc compress_desc(const ei_session *s) {
+    const ei_model_config *c = &s->model->config;
+    return (ei_kv_compress_desc){.method = s->kv, .gqa = EI_GQA_MEAN, .heads = c->n_head, .scale = c->query_scale};
+}
+
+static ei_status set_method(ei_session *s, const ei_session_desc *d) {
+    char error[256];
+    if (ei_entropy_config_check(d->method, error, sizeof error) != EI_OK)
+        return ei_fail(s->ctx, EI_ERROR_INVALID_ARGUMENT, "%s", error);
+    if ((unsigned)d->kv > EI_KV_ADAKV)
+        return ei_fail(s->ctx, EI_ERROR_INVALID_ARGUMENT, "unknown KV method %d", (int)d->kv);
+    s->has_method = 1;
+    s->method = *d->method;
+    s->sparse = s->method.mode != EI_PREFILL_FULL;
+    s->kv = d->kv;
+    return EI_OK;
 }
 
 ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session **out) {
@@ -88,9 +114,19 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
     a->decode = ei_scratch_place(&at, ei_attention_decode_scratch(ctx, &one));
     a->bytes = at;
     ei_status st = ei_buffer_create(ctx, a->bytes, &s->work);
+    if (st == EI_OK && d.method) st = set_method(s, &d);
     ei_kv_cache_desc kd = {.capacity = d.n_ctx, .kv_heads = c->n_head_kv, .dim = c->head_dim, .dtype = EI_F32, .expand = 1};
-    for (uint32_t l = 0; st == EI_OK && l < c->n_layer; l++)
+    for (uint32_t l = 0; st == EI_OK && l < c->n_layer; l++) {
+        /* Compressed caches keep the last W queries that score them. */
+        int compress = s->kv != EI_KV_FULL && !ei_model_layer_is_local(c, l);
+        kd.window = compress ? s->method.window : 0;
+        kd.query_heads = compress ? c->n_head : 0;
         st = ei_kv_cache_create(ctx, &kd, &s->caches[l]);
+        if (st == EI_OK && compress && !s->compress_scratch) {
+            ei_kv_compress_desc cd = compress_desc(s);
+            st = ei_buffer_create(ctx, ei_kv_compress_scratch(s->caches[l], &s->method, &cd), &s->compress_scratch);
+        }
+    }
     if (st != EI_OK) {
         ei_session_destroy(s);
         return st;
@@ -105,13 +141,23 @@ void ei_session_destroy(ei_session *s) {
         ei_kv_cache_destroy(s->caches[l]);
     free(s->caches);
     ei_buffer_destroy(s->work);
+    ei_buffer_destroy(s->prefill_scratch);
+    ei_buffer_destroy(s->compress_scratch);
     free(s);
 }
 
 uint32_t ei_session_pos(const ei_session *s) { return s ? s->pos : 0; }
 uint32_t ei_session_n_ctx(const ei_session *s) { return s ? s->n_ctx : 0; }
 uint32_t ei_session_n_batch(const ei_session *s) { return s ? s->n_batch : 0; }
-uint64_t ei_session_scratch_bytes(const ei_session *s) { return s ? s->a.bytes : 0; }
+uint64_t ei_session_scratch_bytes(const ei_session *s) {
+    if (!s) return 0;
+    return s->a.bytes + (s->prefill_scratch ? ei_buffer_size(s->prefill_scratch) : 0) +
+           (s->compress_scratch ? ei_buffer_size(s->compress_scratch) : 0);
+}
+
+uint32_t ei_session_cache_len(const ei_session *s, uint32_t layer) {
+    return s && layer < s->model->config.n_layer ? ei_kv_cache_len(s->caches[layer]) : 0;
+}
 
 uint64_t ei_session_kv_bytes(const ei_session *s) {
     if (!s) return 0;
@@ -143,6 +189,39 @@ static ei_status norm(const pass *p, uint32_t rows, uint32_t dim, const ei_weigh
 
 static ei_status add(const pass *p, uint64_t n, uint64_t a, uint64_t b) {
     return ei_elementwise(p->cmd, EI_ADD, n, act(p, a), act(p, b), act(p, a));
+}
+
+/* KV compression of a layer's cache after its attention (algorithm.md
+ * section 4): the prompt's queries are observed before a compression that
+ * is due right after it (SnapKV, AdaKV); a decode step's query after it (at
+ * latent's step N_d + 1 the step's own query does not score the cache). */
+static ei_status compress(ei_session *s, const pass *p, ei_kv_cache *cache) {
+    ei_tensor q = act(p, s->a.q);
+    ei_kv_compress_desc cd = compress_desc(s);
+    ei_status st = s->step == 0 ? ei_kv_cache_observe(p->cmd, cache, p->n, q) : EI_OK;
+    if (st == EI_OK && ei_kv_compress_due(&s->method, s->kv, s->step))
+        st = ei_kv_compress(p->cmd, cache, &s->method, &cd, (ei_tensor){0}, s->compress_scratch);
+    if (st == EI_OK && s->step > 0) st = ei_kv_cache_observe(p->cmd, cache, p->n, q);
+    return st;
+}
+
+/* The scratch of the method's prefill for a prompt of n tokens: the largest
+ * layout of the layers that use it. */
+static ei_status prefill_scratch(ei_session *s, uint32_t n) {
+    const ei_model_config *c = &s->model->config;
+    uint64_t need = 0;
+    for (uint32_t l = 0; l < c->n_layer; l++) {
+        if (ei_model_layer_is_local(c, l)) continue;
+        ei_attention_desc d = attention_desc(c, l, n, n);
+        ei_prefill_layout layout;
+        ei_status st = ei_prefill_layout_of(s->ctx, &d, &s->method, l, &layout);
+        if (st != EI_OK) return st;
+        if (layout.bytes > need) need = layout.bytes;
+    }
+    if (s->prefill_scratch && ei_buffer_size(s->prefill_scratch) >= need) return EI_OK;
+    ei_buffer_destroy(s->prefill_scratch);
+    s->prefill_scratch = NULL;
+    return ei_buffer_create(s->ctx, need ? need : 256, &s->prefill_scratch);
 }
 
 /* Attention block of layer l: x += post_norm(Wo . attend(rope(norm(Wq h)), ...)). */
@@ -182,11 +261,17 @@ static ei_status attention_block(ei_session *s, const pass *p, uint32_t l) {
         (st = ei_kv_cache_append(p->cmd, cache, n, act(p, a->k), act(p, a->v))))
         return st;
     ei_attention_desc d = attention_desc(c, l, n, s->pos + n);
-    if (n == 1)
+    if (n == 1) {
+        d.kv_len = ei_kv_cache_len(cache); /* its heads may be ragged after a compression */
         st = ei_kv_cache_attend(p->cmd, cache, &d, act(p, a->q), act(p, a->att), act(p, a->decode));
-    else
+    } else if (s->sparse && !local) { /* the whole prompt (checked): the method's prefill */
+        st = ei_prefill_layer(p->cmd, &d, &s->method, l, act(p, a->q), ei_kv_cache_keys(cache),
+                              ei_kv_cache_values(cache), act(p, a->att), s->prefill_scratch);
+    } else {
         st = ei_attention_prefill(p->cmd, &d, act(p, a->q), ei_kv_cache_keys(cache), ei_kv_cache_values(cache),
                                   act(p, a->att));
+    }
+    if (st == EI_OK && s->kv != EI_KV_FULL && !local) st = compress(s, p, cache);
     if (st || (st = matmul(p, &w[EI_W_O], e, qd, n, a->att, a->o))) return st;
     if (c->post_norms && (st = norm(p, n, e, &w[EI_W_POST_ATTN_NORM], a->o, a->o))) return st;
     return add(p, (uint64_t)n * e, a->x, a->o);
@@ -236,11 +321,15 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
     if (n > s->n_ctx - s->pos)
         return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "the context is full: %u tokens + %u more exceed %u", s->pos, n,
                        s->n_ctx);
+    if (n > 1 && ((s->has_method && s->pos > 0) || s->compressed))
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
+                       "with a method the prompt comes in one call (n_batch >= prompt) and then one token per call");
     for (uint32_t i = 0; i < n; i++)
         if (ids[i] >= c->n_vocab)
             return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "token id %u is outside the vocabulary of %u", ids[i],
                            c->n_vocab);
     ei_status st = ei_buffer_upload(s->work, s->a.ids, ids, (uint64_t)n * 4);
+    if (st == EI_OK && s->sparse && n > 1) st = prefill_scratch(s, n);
     ei_cmd *cmd = NULL;
     if (st == EI_OK) st = ei_cmd_begin(ctx, &cmd);
     uint32_t *lens = NULL; /* the caches' host lengths, to restore after a failed recording */
@@ -255,7 +344,9 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
     if (st == EI_OK) st = ei_cmd_run(cmd);
     ei_cmd_destroy(cmd);
     if (st == EI_OK) {
+        if (ei_kv_compress_due(&s->method, s->kv, s->step)) s->compressed = 1;
         s->pos += n;
+        s->step++;
         if (logits) st = ei_buffer_download(s->work, s->a.logits, logits, (uint64_t)c->n_vocab * 4);
         if (st == EI_OK && c->final_softcap > 0)
             for (uint32_t i = 0; i < c->n_vocab; i++)
@@ -273,6 +364,6 @@ ei_status ei_session_reset(ei_session *s) {
     ei_status st = EI_OK;
     for (uint32_t l = 0; st == EI_OK && l < s->model->config.n_layer; l++)
         st = ei_kv_cache_clear(s->caches[l]);
-    if (st == EI_OK) s->pos = 0;
+    if (st == EI_OK) s->pos = 0, s->step = 0, s->compressed = 0;
     return st;
 }

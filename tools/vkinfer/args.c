@@ -28,8 +28,12 @@ static const char usage[] =
     "      --repeat-penalty R  (default 1: off)\n"
     "      --repeat-last-n N   tokens the penalty looks back at (default 64)\n"
     "  -s, --seed N            random seed (default: from the clock)\n"
-    "      --attn MODE         prefill attention: full (default)\n"
-    "      --kv MODE           KV cache: full (default)\n"
+    "      --attn MODE         the prompt's attention: full (default), entropy, reference (the paper's\n"
+    "                          code), critiprefill; the methods take the whole prompt in one pass\n"
+    "      --kv MODE           KV cache: full (default), latent, snapkv, adakv\n"
+    "      --segment N --block N --threshold-len N --base-budget N --et X --delta-t X --alpha X\n"
+    "      --decode-budget N --decode-gap N --window N\n"
+    "                          the method's constants (defaults: the paper's; algorithm.md)\n"
     "      --device ID         a Vulkan device: index or a part of its name (also $EI_DEVICE)\n"
     "      --validation        enable the Khronos validation layer\n"
     "      --json              print one JSON object (text, token ids, timings, memory) instead of streaming\n"
@@ -60,7 +64,8 @@ static int to_float(const char *s, float *out) {
 }
 
 int vk_parse_args(int argc, char **argv, vk_args *a) {
-    enum { O_IDS = 256, O_CHAT, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_RPEN, O_RLAST, O_ATTN, O_KV, O_DEVICE, O_VALID, O_JSON, O_DUMP, O_NOEOS };
+    enum { O_IDS = 256, O_CHAT, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_RPEN, O_RLAST, O_ATTN, O_KV, O_DEVICE, O_VALID, O_JSON, O_DUMP, O_NOEOS,
+           O_SEGMENT, O_BLOCK, O_THRESHOLD, O_BUDGET, O_ET, O_DELTA, O_ALPHA, O_DBUDGET, O_DGAP, O_WINDOW };
     static const struct option options[] = {
         {"model", required_argument, 0, 'm'},         {"prompt", required_argument, 0, 'p'},
         {"file", required_argument, 0, 'f'},          {"ids", required_argument, 0, O_IDS},
@@ -73,6 +78,11 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
         {"kv", required_argument, 0, O_KV},           {"device", required_argument, 0, O_DEVICE},
         {"validation", no_argument, 0, O_VALID},      {"json", no_argument, 0, O_JSON},
         {"dump-logits", required_argument, 0, O_DUMP}, {"ignore-eos", no_argument, 0, O_NOEOS},
+        {"segment", required_argument, 0, O_SEGMENT}, {"block", required_argument, 0, O_BLOCK},
+        {"threshold-len", required_argument, 0, O_THRESHOLD}, {"base-budget", required_argument, 0, O_BUDGET},
+        {"et", required_argument, 0, O_ET},           {"delta-t", required_argument, 0, O_DELTA},
+        {"alpha", required_argument, 0, O_ALPHA},     {"decode-budget", required_argument, 0, O_DBUDGET},
+        {"decode-gap", required_argument, 0, O_DGAP}, {"window", required_argument, 0, O_WINDOW},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -80,6 +90,7 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
     a->sampling = ei_sampler_params_default();
     a->attn = "full";
     a->kv = "full";
+    a->method = ei_entropy_config_default();
     opterr = 0;
     optind = 1;
     int c;
@@ -149,6 +160,33 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
                 return bad("--kv takes full, latent, snapkv or adakv", optarg);
             a->kv = optarg;
             break;
+        case O_SEGMENT:
+        case O_BLOCK:
+        case O_THRESHOLD:
+        case O_BUDGET:
+        case O_DBUDGET:
+        case O_WINDOW: {
+            if (!to_long(optarg, 1, 1L << 24, &v)) return bad("a method size takes a positive integer", optarg);
+            uint32_t *field = c == O_SEGMENT     ? &a->method.segment_size
+                              : c == O_BLOCK     ? &a->method.block_size
+                              : c == O_THRESHOLD ? &a->method.threshold_len
+                              : c == O_BUDGET    ? &a->method.base_budget
+                              : c == O_DBUDGET   ? &a->method.decode_budget
+                                                 : &a->method.window;
+            *field = (uint32_t)v;
+            break;
+        }
+        case O_DGAP:
+            if (!to_long(optarg, -1, 1L << 20, &v)) return bad("--decode-gap takes -1 or a count of steps", optarg);
+            a->method.decode_gap = (int32_t)v;
+            break;
+        case O_ET:
+        case O_DELTA:
+        case O_ALPHA: {
+            float *field = c == O_ET ? &a->method.e_t : c == O_DELTA ? &a->method.delta_t : &a->method.alpha;
+            if (!to_float(optarg, field)) return bad("a method constant takes a finite number", optarg);
+            break;
+        }
         case O_DEVICE: a->device = optarg; break;
         case O_VALID: a->validation = 1; break;
         case O_JSON: a->json = 1; break;
@@ -162,6 +200,11 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
     if (optind < argc) return bad("unexpected argument", argv[optind]);
     if (!!a->prompt + !!a->prompt_file + !!a->ids != 1) {
         fprintf(stderr, "vkinfer: error: give exactly one of -p, -f and --ids (see --help)\n");
+        return -1;
+    }
+    char error[256];
+    if (ei_entropy_config_check(&a->method, error, sizeof error) != EI_OK) {
+        fprintf(stderr, "vkinfer: error: %s\n", error);
         return -1;
     }
     if (a->ids && a->chat) {

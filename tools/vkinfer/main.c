@@ -267,16 +267,26 @@ static int start(run *r) {
     if (ei_tokenizer_create(r->gguf, &r->tok, error, sizeof error) != EI_OK) return fail("%s", error);
     ei_gguf_close(r->gguf);
     r->gguf = NULL;
-    if (strcmp(r->args.attn, "full") || strcmp(r->args.kv, "full"))
-        return fail("%s", "--attn and --kv other than full inside vkinfer come with the long-context work (issue 8)");
-    ei_session_desc sd = {r->args.n_ctx, r->args.n_batch};
-    if (ei_session_create(r->model, &sd, &r->session) != EI_OK) return fail("%s", ei_context_error(r->ctx));
     if (!r->args.seed_given) r->args.sampling.seed = (uint64_t)time(NULL);
     if (ei_sampler_create(&r->args.sampling, ei_model_config_of(r->model)->n_vocab, &r->sampler, error,
                           sizeof error) != EI_OK)
         return fail("%s", error);
+    if (r->args.ids ? parse_ids(r) : tokenize_prompt(r)) return 1;
+    /* The methods take the whole prompt in one forward pass. */
+    static const char *const attn_modes[] = {"entropy", "reference", "critiprefill", "full"};
+    static const char *const kv_modes[] = {"full", "latent", "snapkv", "adakv"};
+    ei_session_desc sd = {r->args.n_ctx, r->args.n_batch};
+    for (int i = 0; i < 4; i++) {
+        if (!strcmp(r->args.attn, attn_modes[i])) r->args.method.mode = (ei_prefill_mode)i;
+        if (!strcmp(r->args.kv, kv_modes[i])) sd.kv = (ei_kv_method)i;
+    }
+    if (r->args.method.mode != EI_PREFILL_FULL || sd.kv != EI_KV_FULL) {
+        sd.method = &r->args.method;
+        if (sd.n_batch < r->n_prompt) sd.n_batch = (uint32_t)r->n_prompt;
+    }
+    if (ei_session_create(r->model, &sd, &r->session) != EI_OK) return fail("%s", ei_context_error(r->ctx));
     r->load_ms = now_ms() - t0;
-    return r->args.ids ? parse_ids(r) : tokenize_prompt(r);
+    return 0;
 }
 
 int main(int argc, char **argv) {
