@@ -100,6 +100,11 @@ uint64_t ei_session_scratch_bytes(const ei_session *s);
  * prompt in chunks under a sparse prefill mode, or after a compression). */
 ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, float *logits);
 
+/* GPU milliseconds of the last ei_session_forward (timestamps around its
+ * recording), -1 where the device has no timestamps: with the call's wall
+ * time, how much of a token is the host's. */
+double ei_session_gpu_ms(const ei_session *s);
+
 /* Empties the caches (a new sequence); waits for the GPU. */
 ei_status ei_session_reset(ei_session *s);
 

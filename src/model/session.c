@@ -40,6 +40,7 @@ struct ei_session {
     int compressed;              /* a compression has run: one token per call from now on */
     ei_buffer *prefill_scratch;  /* grown to the prompt's largest ei_prefill_layout */
     ei_buffer *compress_scratch; /* ei_kv_compress_scratch of one cache */
+    double gpu_ms;               /* the last forward's GPU time; -1 without timestamps */
 };
 
 static ei_attention_desc attention_desc(const ei_model_config *c, uint32_t layer, uint32_t n, uint32_t kv_len) {
@@ -154,6 +155,8 @@ uint64_t ei_session_scratch_bytes(const ei_session *s) {
     return s->a.bytes + (s->prefill_scratch ? ei_buffer_size(s->prefill_scratch) : 0) +
            (s->compress_scratch ? ei_buffer_size(s->compress_scratch) : 0);
 }
+
+double ei_session_gpu_ms(const ei_session *s) { return s ? s->gpu_ms : -1; }
 
 uint32_t ei_session_cache_len(const ei_session *s, uint32_t layer) {
     return s && layer < s->model->config.n_layer ? ei_kv_cache_len(s->caches[layer]) : 0;
@@ -340,8 +343,14 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
             lens[l] = ei_kv_cache_len(s->caches[l]);
     }
     pass p = {cmd, c, s->work, n};
+    int timed = ei_context_facts(ctx)->features & EI_FEATURE_TIMESTAMPS;
+    uint32_t t0 = 0, t1 = 0;
+    if (st == EI_OK && timed) st = ei_cmd_timestamp(cmd, &t0);
     if (st == EI_OK) st = record(s, &p, logits != NULL);
+    if (st == EI_OK && timed) st = ei_cmd_timestamp(cmd, &t1);
     if (st == EI_OK) st = ei_cmd_run(cmd);
+    s->gpu_ms = -1;
+    if (st == EI_OK && timed) st = ei_cmd_elapsed_ms(cmd, t0, t1, &s->gpu_ms);
     ei_cmd_destroy(cmd);
     if (st == EI_OK) {
         if (ei_kv_compress_due(&s->method, s->kv, s->step)) s->compressed = 1;

@@ -29,6 +29,7 @@ typedef struct run {
     float *logits;
     FILE *dump;
     double load_ms, prefill_ms, decode_ms;
+    double prefill_gpu_ms, decode_gpu_ms; /* GPU time of the same calls (timestamps; 0 without them) */
 } run;
 
 static double now_ms(void) {
@@ -174,6 +175,7 @@ static int generate(run *r) {
         uint32_t n = r->n_prompt - done < batch ? (uint32_t)(r->n_prompt - done) : batch;
         int last = done + n == r->n_prompt;
         st = ei_session_forward(r->session, r->prompt + done, n, last ? r->logits : NULL);
+        r->prefill_gpu_ms += ei_session_gpu_ms(r->session) > 0 ? ei_session_gpu_ms(r->session) : 0;
         done += n;
         progress(done, r->n_prompt);
     }
@@ -187,7 +189,10 @@ static int generate(run *r) {
         ei_sampler_accept(r->sampler, id);
         if (!r->args.ignore_eos && ei_token_is_eog(r->tok, id)) break;
         if (emit(r, id)) return 1;
-        if (r->n_generated < want) st = ei_session_forward(r->session, &id, 1, r->logits);
+        if (r->n_generated < want) {
+            st = ei_session_forward(r->session, &id, 1, r->logits);
+            r->decode_gpu_ms += ei_session_gpu_ms(r->session) > 0 ? ei_session_gpu_ms(r->session) : 0;
+        }
     }
     r->decode_ms = now_ms() - t0;
     if (st != EI_OK) return fail("%s", ei_context_error(r->ctx));
@@ -206,9 +211,11 @@ static void summary(const run *r) {
         fprintf(stderr,
                 "\nprompt: %zu tokens in %.1f ms (%.1f tokens/s); time to first token %.1f ms\n"
                 "generation: %zu tokens in %.1f ms (%.2f tokens/s)\n"
+                "GPU time (timestamps; 0 without them): prompt %.1f ms, generation %.1f ms\n"
                 "memory: weights %.1f MiB, KV cache %.1f MiB, scratch %.1f MiB; load %.0f ms\n"
                 "device: %s\n",
-                r->n_prompt, r->prefill_ms, pp, r->prefill_ms, decoded, r->decode_ms, tg,
+                r->n_prompt, r->prefill_ms, pp, r->prefill_ms, decoded, r->decode_ms, tg, r->prefill_gpu_ms,
+                r->decode_gpu_ms,
                 ei_model_weight_bytes(r->model) / mib, ei_session_kv_bytes(r->session) / mib,
                 ei_session_scratch_bytes(r->session) / mib, r->load_ms, f->name);
         return;
@@ -224,6 +231,8 @@ static void summary(const run *r) {
     cJSON_AddNumberToObject(o, "prefill_ms", r->prefill_ms);
     cJSON_AddNumberToObject(o, "time_to_first_token_ms", r->prefill_ms);
     cJSON_AddNumberToObject(o, "decode_ms", r->decode_ms);
+    cJSON_AddNumberToObject(o, "prefill_gpu_ms", r->prefill_gpu_ms);
+    cJSON_AddNumberToObject(o, "decode_gpu_ms", r->decode_gpu_ms);
     cJSON_AddNumberToObject(o, "prompt_tokens_per_s", pp);
     cJSON_AddNumberToObject(o, "generation_tokens_per_s", tg);
     cJSON_AddNumberToObject(o, "weight_bytes", (double)ei_model_weight_bytes(r->model));
