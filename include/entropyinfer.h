@@ -176,6 +176,12 @@ typedef struct ei_buffer ei_buffer;
  * too on unified-memory devices). Contents are undefined until written. */
 ei_status ei_buffer_create(ei_context *ctx, uint64_t bytes, ei_buffer **out);
 
+/* A buffer in host-visible, coherent memory, mapped for its lifetime: for
+ * small tensors the host writes or reads every step (token ids, logits),
+ * with no staging copy or extra submission. Shaders may bind it like any
+ * buffer (slower for them than device-local memory on discrete GPUs). */
+ei_status ei_buffer_create_mapped(ei_context *ctx, uint64_t bytes, ei_buffer **out);
+
 /* Frees the buffer. The caller must have waited for work that uses it.
  * NULL is a no-op. */
 void ei_buffer_destroy(ei_buffer *buf);

@@ -85,7 +85,23 @@ static void check_bad_arguments(ei_context *ctx) {
     CHECK(none == NULL, "no buffer on failure");
     CHECK_STATUS(ei_buffer_create(ctx, 1ull << 50, &none), EI_ERROR_OUT_OF_DEVICE_MEMORY, ctx);
     CHECK(none == NULL && strstr(ei_context_error(ctx), "largest allocation"), "%s", ei_context_error(ctx));
+    CHECK_STATUS(ei_buffer_create_mapped(ctx, 0, &none), EI_ERROR_INVALID_ARGUMENT, ctx);
     ei_buffer_destroy(b);
+
+    /* A mapped buffer: what a kernel writes there, the host reads after the run. */
+    ei_buffer *m = NULL;
+    CHECK_STATUS(ei_buffer_create_mapped(ctx, 64, &m), EI_OK, ctx);
+    float in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[4];
+    CHECK_STATUS(ei_buffer_upload(m, 0, in, sizeof in), EI_OK, ctx);
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_elementwise(cmd, EI_ADD, 4, (ei_tensor){m, 0, EI_F32}, (ei_tensor){m, 16, EI_F32},
+                                (ei_tensor){m, 32, EI_F32}),
+                 EI_OK, ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    CHECK_STATUS(ei_buffer_download(m, 32, out, sizeof out), EI_OK, ctx);
+    CHECK(out[0] == 6 && out[3] == 12, "mapped sums %g .. %g", out[0], out[3]);
+    ei_buffer_destroy(m);
 }
 
 /* One group larger than a storage binding cannot be split: a clear limit

@@ -11,7 +11,6 @@
 /* Where each activation lives in the working buffer (byte offsets); shapes
  * for n_batch tokens. */
 typedef struct activations {
-    uint64_t ids;    /* [B] u32 */
     uint64_t x;      /* [B][E] the residual stream */
     uint64_t h;      /* [B][E] a normed copy */
     uint64_t q;      /* [B][H][D] */
@@ -20,7 +19,6 @@ typedef struct activations {
     uint64_t o;      /* [B][E] a sub-layer's output */
     uint64_t gate;   /* [B][F] */
     uint64_t up;     /* [B][F] */
-    uint64_t logits; /* [V] */
     uint64_t decode; /* split-K decode attention's partial results */
     uint64_t bytes;
 } activations;
@@ -32,6 +30,10 @@ struct ei_session {
     ei_kv_cache **caches; /* one per layer */
     ei_buffer *work;
     activations a;
+    /* What the host writes and reads each call, mapped (no staging, no extra
+     * submission): ids [n_batch] u32, then the logits [n_vocab] f32. */
+    ei_buffer *io;
+    uint64_t io_logits;
     /* The methods: a sparse prompt (ei_prefill_layer) and KV compression. */
     int has_method, sparse;
     ei_entropy_config method;
@@ -100,7 +102,6 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
              kvd = (uint64_t)c->n_head_kv * c->head_dim;
     activations *a = &s->a;
     uint64_t at = 0;
-    a->ids = ei_scratch_place(&at, b * 4);
     a->x = ei_scratch_place(&at, b * e * 4);
     a->h = ei_scratch_place(&at, b * e * 4);
     a->q = ei_scratch_place(&at, b * qd * 4);
@@ -110,11 +111,12 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
     a->o = ei_scratch_place(&at, b * e * 4);
     a->gate = ei_scratch_place(&at, b * c->n_ff * 4);
     a->up = ei_scratch_place(&at, b * c->n_ff * 4);
-    a->logits = ei_scratch_place(&at, (uint64_t)c->n_vocab * 4);
     ei_attention_desc one = attention_desc(c, 0, 1, d.n_ctx);
     a->decode = ei_scratch_place(&at, ei_attention_decode_scratch(ctx, &one));
     a->bytes = at;
     ei_status st = ei_buffer_create(ctx, a->bytes, &s->work);
+    s->io_logits = (b * 4 + 255) / 256 * 256;
+    if (st == EI_OK) st = ei_buffer_create_mapped(ctx, s->io_logits + (uint64_t)c->n_vocab * 4, &s->io);
     if (st == EI_OK && d.method) st = set_method(s, &d);
     ei_kv_cache_desc kd = {.capacity = d.n_ctx, .kv_heads = c->n_head_kv, .dim = c->head_dim, .dtype = EI_F32, .expand = 1};
     for (uint32_t l = 0; st == EI_OK && l < c->n_layer; l++) {
@@ -142,6 +144,7 @@ void ei_session_destroy(ei_session *s) {
         ei_kv_cache_destroy(s->caches[l]);
     free(s->caches);
     ei_buffer_destroy(s->work);
+    ei_buffer_destroy(s->io);
     ei_buffer_destroy(s->prefill_scratch);
     ei_buffer_destroy(s->compress_scratch);
     free(s);
@@ -152,7 +155,7 @@ uint32_t ei_session_n_ctx(const ei_session *s) { return s ? s->n_ctx : 0; }
 uint32_t ei_session_n_batch(const ei_session *s) { return s ? s->n_batch : 0; }
 uint64_t ei_session_scratch_bytes(const ei_session *s) {
     if (!s) return 0;
-    return s->a.bytes + (s->prefill_scratch ? ei_buffer_size(s->prefill_scratch) : 0) +
+    return s->a.bytes + ei_buffer_size(s->io) + (s->prefill_scratch ? ei_buffer_size(s->prefill_scratch) : 0) +
            (s->compress_scratch ? ei_buffer_size(s->compress_scratch) : 0);
 }
 
@@ -301,7 +304,7 @@ static ei_status record(ei_session *s, const pass *p, int want_logits) {
     const ei_model_config *c = p->c;
     const ei_model *m = s->model;
     const activations *a = &s->a;
-    ei_tensor ids = {p->work, a->ids, EI_U32};
+    ei_tensor ids = {s->io, 0, EI_U32};
     ei_status st = ei_embed(p->cmd, p->n, c->n_embd, c->n_vocab, m->token_embd.type, c->embed_scale,
                             m->token_embd.buffer, 0, ids, act(p, a->x));
     for (uint32_t l = 0; st == EI_OK && l < c->n_layer; l++)
@@ -311,7 +314,8 @@ static ei_status record(ei_session *s, const pass *p, int want_logits) {
     uint64_t last = a->x + (uint64_t)(p->n - 1) * c->n_embd * 4;
     if ((st = norm(p, 1, c->n_embd, &m->output_norm, last, a->h))) return st;
     const ei_weight *out = m->output.buffer ? &m->output : &m->token_embd;
-    return matmul(p, out, c->n_vocab, c->n_embd, 1, a->h, a->logits);
+    ei_matmul_desc d = {c->n_vocab, c->n_embd, 1, out->type};
+    return ei_matmul(p->cmd, &d, out->buffer, 0, act(p, a->h), (ei_tensor){s->io, s->io_logits, EI_F32});
 }
 
 ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, float *logits) {
@@ -331,7 +335,7 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
         if (ids[i] >= c->n_vocab)
             return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "token id %u is outside the vocabulary of %u", ids[i],
                            c->n_vocab);
-    ei_status st = ei_buffer_upload(s->work, s->a.ids, ids, (uint64_t)n * 4);
+    ei_status st = ei_buffer_upload(s->io, 0, ids, (uint64_t)n * 4);
     if (st == EI_OK && s->sparse && n > 1) st = prefill_scratch(s, n);
     ei_cmd *cmd = NULL;
     if (st == EI_OK) st = ei_cmd_begin(ctx, &cmd);
@@ -356,7 +360,7 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
         if (ei_kv_compress_due(&s->method, s->kv, s->step)) s->compressed = 1;
         s->pos += n;
         s->step++;
-        if (logits) st = ei_buffer_download(s->work, s->a.logits, logits, (uint64_t)c->n_vocab * 4);
+        if (logits) st = ei_buffer_download(s->io, s->io_logits, logits, (uint64_t)c->n_vocab * 4);
         if (st == EI_OK && c->final_softcap > 0)
             for (uint32_t i = 0; i < c->n_vocab; i++)
                 logits[i] = c->final_softcap * tanhf(logits[i] / c->final_softcap);

@@ -82,6 +82,16 @@ ei_status ei_buffer_create(ei_context *ctx, uint64_t bytes, ei_buffer **out) {
     return st;
 }
 
+ei_status ei_buffer_create_mapped(ei_context *ctx, uint64_t bytes, ei_buffer **out) {
+    if (!ctx) return EI_ERROR_INVALID_ARGUMENT;
+    if (!out || bytes == 0)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_buffer_create_mapped: zero size or NULL out");
+    *out = NULL;
+    ei_status st = buffer_alloc(ctx, bytes, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, out);
+    if (st == EI_OK) ei_vk_name(ctx, VK_OBJECT_TYPE_BUFFER, (uint64_t)(*out)->buffer, "ei_buffer (mapped)");
+    return st;
+}
+
 void ei_buffer_destroy(ei_buffer *b) {
     if (!b) return;
     ei_context *ctx = b->ctx;
