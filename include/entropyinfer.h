@@ -99,7 +99,9 @@ typedef struct ei_context_desc {
     const char *device_name;
     /* Enable the Khronos validation layer with synchronization validation;
      * messages are counted (ei_context_validation_messages) and printed to
-     * stderr. EI_VALIDATION=1 in the environment turns it on as well. */
+     * stderr. EI_VALIDATION=1 in the environment turns it on as well;
+     * EI_VALIDATION_GPU_AV=1 adds GPU-assisted validation (shaders
+     * instrumented to report out-of-bounds accesses; much slower). */
     int enable_validation;
     /* Capabilities (ei_feature bits) that must be present: creation fails
      * with EI_ERROR_FEATURE_NOT_PRESENT otherwise. */

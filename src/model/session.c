@@ -339,12 +339,14 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
     if (st == EI_OK && s->sparse && n > 1) st = prefill_scratch(s, n);
     ei_cmd *cmd = NULL;
     if (st == EI_OK) st = ei_cmd_begin(ctx, &cmd);
-    uint32_t *lens = NULL; /* the caches' host lengths, to restore after a failed recording */
+    /* The caches' host-side state (lengths, observations), to restore
+     * after a failed recording. */
+    ei_kv_cache *saved = NULL;
     if (st == EI_OK) {
-        lens = malloc(c->n_layer * sizeof *lens);
-        if (!lens) st = ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-        for (uint32_t l = 0; lens && l < c->n_layer; l++)
-            lens[l] = ei_kv_cache_len(s->caches[l]);
+        saved = malloc(c->n_layer * sizeof *saved);
+        if (!saved) st = ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        for (uint32_t l = 0; saved && l < c->n_layer; l++)
+            saved[l] = *s->caches[l];
     }
     pass p = {cmd, c, s->work, n};
     int timed = ei_context_facts(ctx)->features & EI_FEATURE_TIMESTAMPS;
@@ -364,11 +366,11 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
         if (st == EI_OK && c->final_softcap > 0)
             for (uint32_t i = 0; i < c->n_vocab; i++)
                 logits[i] = c->final_softcap * tanhf(logits[i] / c->final_softcap);
-    } else if (lens) {
+    } else if (saved) {
         for (uint32_t l = 0; l < c->n_layer; l++)
-            s->caches[l]->len = lens[l]; /* nothing ran: the GPU's lengths are unchanged */
+            *s->caches[l] = saved[l]; /* nothing ran: the GPU's side is unchanged */
     }
-    free(lens);
+    free(saved);
     return st;
 }
 

@@ -84,10 +84,15 @@ static ei_status create_instance(ei_context *ctx, int validation) {
                              .pApplicationName = "entropyinfer",
                              .pEngineName = "entropyinfer",
                              .apiVersion = VK_API_VERSION_1_3};
-    VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+    /* Synchronization validation always; GPU-assisted validation (shader
+     * buffer accesses checked on the device) when EI_VALIDATION_GPU_AV=1:
+     * it instruments every shader, so it is slower and opt-in. */
+    const char *gpu_av = getenv("EI_VALIDATION_GPU_AV");
+    VkValidationFeatureEnableEXT enables[2] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT,
+                                               VK_VALIDATION_FEATURE_ENABLE_GPU_ASSISTED_EXT};
     VkValidationFeaturesEXT vfeat = {.sType = VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT,
-                                     .enabledValidationFeatureCount = 1,
-                                     .pEnabledValidationFeatures = &sync};
+                                     .enabledValidationFeatureCount = gpu_av && !strcmp(gpu_av, "1") ? 2 : 1,
+                                     .pEnabledValidationFeatures = enables};
     VkDebugUtilsMessengerCreateInfoEXT msg = {.sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
                                               .pNext = &vfeat,
                                               .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
