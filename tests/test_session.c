@@ -178,8 +178,8 @@ static void check_model(ei_context *ctx, const tiny *t) {
     CHECK_STATUS(ei_session_reset(whole), EI_OK, ctx);
     forward(ctx, whole, ids, N + 1, again);
     CHECK(memcmp(again, one_shot, sizeof again) == 0, "%s: reset does not repeat", t->arch);
-    printf("%s: %u layers, %u/%u heads of %u: chunked %.2e, decode %.2e\n", t->arch, t->layers, t->heads,
-           t->kv_heads, t->head_dim, e1, e2);
+    printf("%s: %u layers, %u/%u heads of %u: chunked %.2e, decode %.2e\n", t->arch, t->layers, t->heads, t->kv_heads,
+           t->head_dim, e1, e2);
     ei_session_destroy(whole);
     ei_session_destroy(chunks);
     ei_model_destroy(m);

@@ -14,12 +14,12 @@ typedef struct candidate {
 struct ei_sampler {
     ei_sampler_params p;
     uint32_t n_vocab;
-    uint64_t rng;       /* splitmix64 state */
-    uint32_t *recent;   /* ring of the last repeat_last_n tokens */
-    uint32_t n_recent;  /* how many of them are filled */
-    uint64_t accepted;  /* tokens ever accepted */
-    candidate *cand;    /* [n_vocab] */
-    float *penalized;   /* [n_vocab] */
+    uint64_t rng;      /* splitmix64 state */
+    uint32_t *recent;  /* ring of the last repeat_last_n tokens */
+    uint32_t n_recent; /* how many of them are filled */
+    uint64_t accepted; /* tokens ever accepted */
+    candidate *cand;   /* [n_vocab] */
+    float *penalized;  /* [n_vocab] */
 };
 
 ei_sampler_params ei_sampler_params_default(void) {

@@ -113,10 +113,10 @@ ei_status ei_model_load(ei_context *ctx, const ei_gguf *g, ei_model **out) {
     for (uint32_t l = 0; st == EI_OK && l < c->n_layer; l++)
         for (int i = 0; st == EI_OK && i < EI_W_LAYER_COUNT; i++) {
             const layer_tensor *t = &layer_tensors[i];
-            if (t->when == WHEN_BIAS ? !c->qkv_bias
-                : t->when == WHEN_QK_NORM ? !c->qk_norm
+            if (t->when == WHEN_BIAS         ? !c->qkv_bias
+                : t->when == WHEN_QK_NORM    ? !c->qk_norm
                 : t->when == WHEN_POST_NORMS ? !c->post_norms
-                                           : 0)
+                                             : 0)
                 continue;
             char name[96];
             snprintf(name, sizeof name, "blk.%u.%s", l, t->name);

@@ -87,7 +87,8 @@ ei_status ei_buffer_create_mapped(ei_context *ctx, uint64_t bytes, ei_buffer **o
     if (!out || bytes == 0)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_buffer_create_mapped: zero size or NULL out");
     *out = NULL;
-    ei_status st = buffer_alloc(ctx, bytes, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, out);
+    ei_status st =
+        buffer_alloc(ctx, bytes, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, out);
     if (st == EI_OK) ei_vk_name(ctx, VK_OBJECT_TYPE_BUFFER, (uint64_t)(*out)->buffer, "ei_buffer (mapped)");
     return st;
 }
@@ -189,15 +190,16 @@ ei_status ei_weight_piece(ei_context *ctx, ei_buffer *w, uint64_t offset, uint64
                           uint32_t row0, uint32_t max_rows, ei_binding *b, uint32_t *byte0, uint32_t *n) {
     uint64_t fit = ei_tensor_max_elements(ctx, EI_U32) * 4;
     fit = fit > 8 ? (fit - 8) / row_bytes : 0; /* room for a word of slack on each side */
-    if (fit == 0) return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "a %llu-byte weight row exceeds the binding range",
-                                 (unsigned long long)row_bytes);
+    if (fit == 0)
+        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "a %llu-byte weight row exceeds the binding range",
+                       (unsigned long long)row_bytes);
     uint64_t count = rows - row0;
     if (count > fit) count = fit;
     if (count > max_rows) count = max_rows;
     uint64_t start = offset + row0 * row_bytes, word = start / 4 * 4;
     uint32_t skip;
-    ei_status st = ei_tensor_binding(ctx, (ei_tensor){w, word, EI_U32}, 0, (start - word + count * row_bytes + 3) / 4,
-                                     b, &skip);
+    ei_status st =
+        ei_tensor_binding(ctx, (ei_tensor){w, word, EI_U32}, 0, (start - word + count * row_bytes + 3) / 4, b, &skip);
     if (st != EI_OK) return st;
     *byte0 = skip * 4 + (uint32_t)(start - word);
     *n = (uint32_t)count;

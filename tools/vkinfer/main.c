@@ -82,7 +82,8 @@ static int parse_ids(run *r) {
     for (;;) {
         char *end;
         unsigned long v = strtoul(s, &end, 10);
-        if (end == s || (*end != ',' && *end) || v > UINT32_MAX) return fail("--ids: '%s' is not a list of ids", r->args.ids);
+        if (end == s || (*end != ',' && *end) || v > UINT32_MAX)
+            return fail("--ids: '%s' is not a list of ids", r->args.ids);
         r->prompt[r->n_prompt++] = (uint32_t)v;
         if (!*end) return 0;
         s = end + 1;
@@ -113,7 +114,8 @@ static int tokenize_prompt(run *r) {
     ei_status st = ei_tokenize(r->tok, text, len, flags, NULL, 0, &n);
     if (st == EI_OK || st == EI_ERROR_LIMIT_EXCEEDED) {
         r->prompt = malloc((n ? n : 1) * sizeof *r->prompt);
-        st = r->prompt ? ei_tokenize(r->tok, text, len, flags, r->prompt, n, &r->n_prompt) : EI_ERROR_OUT_OF_HOST_MEMORY;
+        st =
+            r->prompt ? ei_tokenize(r->tok, text, len, flags, r->prompt, n, &r->n_prompt) : EI_ERROR_OUT_OF_HOST_MEMORY;
     }
     free(owned);
     if (st != EI_OK) return fail("cannot tokenize the prompt (%s)", ei_status_name(st));
@@ -146,8 +148,8 @@ static int emit(run *r, uint32_t id) {
 static void progress(size_t done, size_t total) {
     if (!isatty(STDERR_FILENO)) return;
     int width = 40, filled = (int)(width * done / total);
-    fprintf(stderr, "\rprefill [%.*s%*s] %zu/%zu tokens", filled, "========================================",
-            width - filled, "", done, total);
+    fprintf(stderr, "\rprefill [%.*s%*s] %zu/%zu tokens", filled,
+            "========================================", width - filled, "", done, total);
     if (done == total) fputs("\r\033[K", stderr);
 }
 
@@ -215,8 +217,7 @@ static void summary(const run *r) {
                 "memory: weights %.1f MiB, KV cache %.1f MiB, scratch %.1f MiB; load %.0f ms\n"
                 "device: %s\n",
                 r->n_prompt, r->prefill_ms, pp, r->prefill_ms, decoded, r->decode_ms, tg, r->prefill_gpu_ms,
-                r->decode_gpu_ms,
-                ei_model_weight_bytes(r->model) / mib, ei_session_kv_bytes(r->session) / mib,
+                r->decode_gpu_ms, ei_model_weight_bytes(r->model) / mib, ei_session_kv_bytes(r->session) / mib,
                 ei_session_scratch_bytes(r->session) / mib, r->load_ms, f->name);
         return;
     }
@@ -277,8 +278,8 @@ static int start(run *r) {
     ei_gguf_close(r->gguf);
     r->gguf = NULL;
     if (!r->args.seed_given) r->args.sampling.seed = (uint64_t)time(NULL);
-    if (ei_sampler_create(&r->args.sampling, ei_model_config_of(r->model)->n_vocab, &r->sampler, error,
-                          sizeof error) != EI_OK)
+    if (ei_sampler_create(&r->args.sampling, ei_model_config_of(r->model)->n_vocab, &r->sampler, error, sizeof error) !=
+        EI_OK)
         return fail("%s", error);
     if (r->args.ids ? parse_ids(r) : tokenize_prompt(r)) return 1;
     /* The methods take the whole prompt in one forward pass. */

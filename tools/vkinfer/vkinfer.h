@@ -15,15 +15,15 @@ typedef struct vk_args {
     uint32_t n_ctx, n_batch; /* -c, -b; 0: the library's default */
     ei_sampler_params sampling;
     int seed_given;
-    int chat;                /* --chat: the family's template for one user turn */
-    int ignore_eos;          /* --ignore-eos: generate n tokens even past an end-of-generation token */
-    const char *attn;        /* --attn */
-    const char *kv;          /* --kv */
+    int chat;                 /* --chat: the family's template for one user turn */
+    int ignore_eos;           /* --ignore-eos: generate n tokens even past an end-of-generation token */
+    const char *attn;         /* --attn */
+    const char *kv;           /* --kv */
     ei_entropy_config method; /* the method's constants (--segment, --block, ...) */
-    const char *device;      /* --device: index or name substring */
-    int validation;          /* --validation */
-    int json;                /* --json: one JSON object on stdout instead of streamed text */
-    const char *dump_logits; /* --dump-logits FILE: f32 logits [n generated][n_vocab] */
+    const char *device;       /* --device: index or name substring */
+    int validation;           /* --validation */
+    int json;                 /* --json: one JSON object on stdout instead of streamed text */
+    const char *dump_logits;  /* --dump-logits FILE: f32 logits [n generated][n_vocab] */
 } vk_args;
 
 /* Parses argv; returns 0 to run, 1 after --help (printed), -1 after an
