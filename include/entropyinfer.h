@@ -112,6 +112,12 @@ typedef struct ei_context_desc {
      * maxStorageBufferRange (0: the device's limit). Operations split larger
      * tensors into pieces; a small cap exercises that on any device. */
     uint64_t max_binding_bytes;
+    /* Device memory (buffers and staging) the context may hold at once, in
+     * bytes; 0: no limit but the device's. An allocation past it fails with
+     * EI_ERROR_OUT_OF_DEVICE_MEMORY before Vulkan is asked, leaving the
+     * context usable: an app's share of a GPU it shares, and the way tests
+     * make the n-th allocation fail. */
+    uint64_t device_memory_budget;
     /* Where to write the message when creation fails (there is no context
      * to ask then); may be NULL. */
     char *error;
@@ -132,6 +138,9 @@ void ei_context_destroy(ei_context *ctx);
 
 /* The message of the last failure in this context ("" if none). */
 const char *ei_context_error(const ei_context *ctx);
+
+/* Bytes of device memory the context's buffers hold now. */
+uint64_t ei_context_device_bytes(const ei_context *ctx);
 
 /* Validation messages (warnings and errors) seen since creation, when the
  * context enabled validation itself; 0 otherwise. */

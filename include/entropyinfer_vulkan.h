@@ -36,6 +36,7 @@ typedef struct ei_adopt_desc {
     /* As in ei_context_desc. */
     uint32_t required_features;
     uint32_t disabled_features;
+    uint64_t device_memory_budget;
     char *error;
     size_t error_size;
 } ei_adopt_desc;

@@ -3,7 +3,8 @@
  * a full context or a bad id is refused leaving the session usable, and a
  * broken model (missing tensor, wrong shape, unsupported head dim) is
  * refused with a message naming the fault; the methods (sparse prompt, KV
- * compression) run inside the model. The logits themselves are
+ * compression) run inside the model; a device-memory budget too small for
+ * the work fails cleanly and leaves the context usable. The logits themselves are
  * checked against an independent numpy forward pass by tests/model_check.py. */
 #include <math.h>
 #include <stdio.h>
@@ -263,6 +264,70 @@ static void check_methods(ei_context *ctx) {
     ei_gguf_close(g);
 }
 
+/* Load a model, make a session, run a prompt and a decode step; the first
+ * failure's status. *held: the device memory the context held at the end,
+ * before everything is freed. */
+static ei_status scenario(ei_context *ctx, const tiny *t, uint64_t *held) {
+    ei_gguf *g = NULL;
+    ei_model *m = NULL;
+    ei_session *s = NULL;
+    uint32_t ids[9] = {3, 1, 4, 1, 5, 9, 2, 6, 5};
+    float logits[VOCAB];
+    ei_status st = load(ctx, t, &g, &m);
+    if (st == EI_OK) st = ei_session_create(m, &(ei_session_desc){32, 16}, &s);
+    if (st == EI_OK) st = ei_session_forward(s, ids, 8, logits);
+    if (st == EI_OK) st = ei_session_forward(s, ids + 8, 1, logits);
+    *held = ei_context_device_bytes(ctx);
+    ei_session_destroy(s);
+    ei_model_destroy(m);
+    ei_gguf_close(g);
+    return st;
+}
+
+/* A device-memory budget below what the scenario needs: at budgets from 1
+ * byte up to 11/12 of its total, some allocation fails with
+ * EI_ERROR_OUT_OF_DEVICE_MEMORY naming the budget, everything is freed
+ * (the context holds 0 bytes after), and the context still runs an op. */
+static void check_memory_budget(void) {
+    const tiny t = {"gemma3", 7, 4, 2, 64};
+    uint64_t total = 0;
+    ei_context *ctx = tu_context_from(ei_context_desc_default());
+    CHECK_STATUS(scenario(ctx, &t, &total), EI_OK, ctx);
+    CHECK(ei_context_device_bytes(ctx) == 0, "%llu bytes held after freeing", (unsigned long long)total);
+    tu_release(ctx);
+    for (int k = 0; k < 12; k++) {
+        ei_context_desc desc = ei_context_desc_default();
+        desc.device_memory_budget = k ? total * k / 12 : 1;
+        ctx = tu_context_from(desc);
+        uint64_t held = 0;
+        CHECK_STATUS(scenario(ctx, &t, &held), EI_ERROR_OUT_OF_DEVICE_MEMORY, ctx);
+        CHECK(strstr(ei_context_error(ctx), "budget") != NULL, "%s", ei_context_error(ctx));
+        CHECK(held <= desc.device_memory_budget && ei_context_device_bytes(ctx) == 0,
+              "budget %llu: %llu bytes held at the failure, %llu after", (unsigned long long)desc.device_memory_budget,
+              (unsigned long long)held, (unsigned long long)ei_context_device_bytes(ctx));
+        if (k) { /* still usable: a small op within the budget */
+            ei_buffer *b = NULL;
+            CHECK_STATUS(ei_buffer_create(ctx, 64, &b), EI_OK, ctx);
+            float in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[4] = {0};
+            ei_cmd *cmd = NULL;
+            if (b && ei_buffer_upload(b, 0, in, sizeof in) == EI_OK && ei_cmd_begin(ctx, &cmd) == EI_OK) {
+                CHECK_STATUS(ei_elementwise(cmd, EI_ADD, 4, (ei_tensor){b, 0, EI_F32}, (ei_tensor){b, 16, EI_F32},
+                                            (ei_tensor){b, 32, EI_F32}),
+                             EI_OK, ctx);
+                CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+                CHECK_STATUS(ei_buffer_download(b, 32, out, sizeof out), EI_OK, ctx);
+            }
+            ei_cmd_destroy(cmd);
+            CHECK(out[0] == 6 && out[3] == 12, "budget %llu: the context no longer computes",
+                  (unsigned long long)desc.device_memory_budget);
+            ei_buffer_destroy(b);
+        }
+        tu_release(ctx);
+    }
+    printf("device memory budget: the scenario holds %llu bytes; 12 smaller budgets refused cleanly\n",
+           (unsigned long long)total);
+}
+
 static void check_refused(ei_context *ctx, const tiny *t, ei_status want, const char *message) {
     ei_gguf *g = NULL;
     ei_model *m = NULL;
@@ -279,6 +344,7 @@ int main(void) {
     check_model(ctx, &(tiny){"qwen2", 2, 4, 1, 64});
     check_model(ctx, &(tiny){"llama", 2, 2, 2, 128});
     check_methods(ctx);
+    check_memory_budget();
     check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, "blk.1.ffn_up.weight", NULL}, EI_ERROR_INVALID_ARGUMENT,
                   "blk.1.ffn_up.weight is missing");
     check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, NULL, "blk.0.attn_k.weight"}, EI_ERROR_INVALID_ARGUMENT,

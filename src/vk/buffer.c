@@ -45,6 +45,11 @@ static ei_status buffer_alloc(ei_context *ctx, uint64_t bytes, VkMemoryPropertyF
     if (st == EI_OK && req.size > ctx->memory.memoryHeaps[ctx->memory.memoryTypes[type].heapIndex].size)
         st = ei_fail(ctx, EI_ERROR_OUT_OF_DEVICE_MEMORY, "a buffer of %llu bytes exceeds its memory heap",
                      (unsigned long long)bytes);
+    if (st == EI_OK && ctx->memory_budget && req.size > ctx->memory_budget - ctx->memory_held)
+        st = ei_fail(ctx, EI_ERROR_OUT_OF_DEVICE_MEMORY,
+                     "a buffer of %llu bytes would pass the context's device memory budget (%llu of %llu bytes held)",
+                     (unsigned long long)req.size, (unsigned long long)ctx->memory_held,
+                     (unsigned long long)ctx->memory_budget);
     if (st == EI_OK) {
         VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                       .allocationSize = req.size,
@@ -53,6 +58,8 @@ static ei_status buffer_alloc(ei_context *ctx, uint64_t bytes, VkMemoryPropertyF
         if (r != VK_SUCCESS)
             st = ei_fail(ctx, ei_status_of(r), "allocating %llu bytes of device memory failed (VkResult %d)",
                          (unsigned long long)bytes, (int)r);
+        else
+            b->held = req.size, ctx->memory_held += req.size;
     }
     if (st == EI_OK) {
         r = ctx->vk.vkBindBufferMemory(ctx->device, b->buffer, b->memory, 0);
@@ -98,6 +105,7 @@ void ei_buffer_destroy(ei_buffer *b) {
     ei_context *ctx = b->ctx;
     if (b->buffer) ctx->vk.vkDestroyBuffer(ctx->device, b->buffer, NULL);
     if (b->memory) ctx->vk.vkFreeMemory(ctx->device, b->memory, NULL);
+    ctx->memory_held -= b->held;
     free(b);
 }
 

@@ -38,6 +38,7 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityF
 }
 
 uint32_t ei_context_validation_messages(const ei_context *ctx) { return ctx ? ctx->validation_messages : 0; }
+uint64_t ei_context_device_bytes(const ei_context *ctx) { return ctx ? ctx->memory_held : 0; }
 
 const ei_device_facts *ei_context_facts(const ei_context *ctx) { return ctx ? &ctx->facts : NULL; }
 
@@ -314,6 +315,7 @@ ei_status ei_context_create(const ei_context_desc *desc_in, ei_context **out) {
     if (st == EI_OK) st = pick_device(ctx, desc.device_index, desc.device_name);
     if (st == EI_OK) st = create_device(ctx);
     if (st == EI_OK) st = finish(ctx, ~desc.disabled_features, desc.required_features, desc.max_binding_bytes);
+    ctx->memory_budget = desc.device_memory_budget;
     if (st != EI_OK) return give_up(ctx, st, desc.error, desc.error_size);
     *out = ctx;
     return EI_OK;
@@ -386,6 +388,7 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
     if (list_has(ext, n_ext, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME)) enabled |= EI_FEATURE_COOPERATIVE_MATRIX2;
     if (!list_has(ext, n_ext, VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME)) enabled &= ~(uint32_t)EI_FEATURE_SHADER_BFLOAT16;
     st = finish(ctx, enabled & ~desc->disabled_features, desc->required_features, 0);
+    ctx->memory_budget = desc->device_memory_budget;
     if (st != EI_OK) return give_up(ctx, st, desc->error, desc->error_size);
     *out = ctx;
     return EI_OK;

@@ -43,6 +43,8 @@ struct ei_context {
     VkPhysicalDeviceMemoryProperties memory;
     uint32_t timestamp_valid_bits;
     uint64_t max_allocation;             /* maxMemoryAllocationSize */
+    uint64_t memory_budget;              /* device memory the context may hold; 0: no limit */
+    uint64_t memory_held;                /* device memory its buffers hold now */
     VkSubgroupFeatureFlags subgroup_ops; /* in compute shaders */
     uint64_t max_binding;                /* bytes one binding may span: the device's limit or a smaller cap */
 
@@ -60,7 +62,8 @@ struct ei_buffer {
     VkBuffer buffer;
     VkDeviceMemory memory;
     uint64_t size;
-    void *mapped; /* non-NULL on the unified-memory path */
+    uint64_t held; /* bytes of device memory allocated for it (counted in ctx->memory_held) */
+    void *mapped;  /* non-NULL on the unified-memory path */
 };
 
 struct ei_cmd {
