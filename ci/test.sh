@@ -11,7 +11,7 @@ ci/build.sh
 # over its seed corpus.
 CC=clang cmake -S . -B build-fuzz -G Ninja -DEI_BUILD_FUZZERS=ON -DEI_BUILD_TOOLS=OFF -DEI_WERROR=ON \
   -DPython3_EXECUTABLE="$PWD/.venv/bin/python" >/dev/null
-cmake --build build-fuzz --target fuzz_gguf fuzz_tokenizer
+cmake --build build-fuzz --target fuzz_gguf fuzz_tokenizer fuzz_config
 (cd build-fuzz && ctest --output-on-failure -R fuzz)
 ci/sanitize.sh
 cd "${EI_BUILD_DIR:-build}"

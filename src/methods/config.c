@@ -33,8 +33,8 @@ ei_status ei_entropy_config_check(const ei_entropy_config *c, char *error, size_
         why = "block_size must be a power of two";
     else if (c->segment_size == 0 || c->segment_size % c->block_size)
         why = "segment_size must be a positive multiple of block_size";
-    else if (c->base_budget < c->block_size)
-        why = "base_budget must be at least one block";
+    else if (c->base_budget == 0 || c->base_budget % c->block_size)
+        why = "base_budget must be a positive multiple of block_size";
     else if (!(c->e_t >= 0) || !isfinite(c->e_t))
         why = "e_t must be finite and not negative";
     else if (!(c->delta_t >= 0) || !isfinite(c->delta_t))
@@ -59,10 +59,11 @@ ei_status ei_entropy_config_check(const ei_entropy_config *c, char *error, size_
 ei_profile_shape ei_profile_shape_of(const ei_profile_desc *d, const ei_entropy_config *c) {
     ei_profile_shape s = {0};
     if (!d || !c || !c->segment_size || !c->block_size) return s;
-    s.nseg = (d->len + c->segment_size - 1) / c->segment_size;
+    /* In 64 bits: len + S - 1 and 3 * B0 may pass 2^32. */
+    s.nseg = (uint32_t)(((uint64_t)d->len + c->segment_size - 1) / c->segment_size);
     s.pool_len = s.nseg ? (s.nseg - 1) * c->segment_size : 0;
     s.nblk = s.pool_len / c->block_size;
-    uint32_t most = 3 * c->base_budget / c->block_size;
-    s.max_keep = most < s.nblk ? most : s.nblk;
+    uint64_t most = 3ull * c->base_budget / c->block_size;
+    s.max_keep = most < s.nblk ? (uint32_t)most : s.nblk;
     return s;
 }

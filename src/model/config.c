@@ -1,6 +1,7 @@
 /* Model hyper-parameters from GGUF metadata, per architecture (key names as
  * llama.cpp's converters write them; family defaults from each model's
  * published configuration). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +25,8 @@ static int64_t find(const reader *r, const char *suffix) {
 }
 
 /* An unsigned key {arch}.suffix in [1, max]; `fallback` when absent (0:
- * required). */
+ * required), held to the same range (a default derived from other keys,
+ * such as n_embd / n_head, may be out of it). */
 static uint32_t get_uint(reader *r, const char *suffix, uint32_t fallback, uint32_t max) {
     int64_t i = find(r, suffix);
     uint64_t v = fallback;
@@ -33,21 +35,29 @@ static uint32_t get_uint(reader *r, const char *suffix, uint32_t fallback, uint3
         r->failed = 1;
         return 0;
     }
-    if (i >= 0 && (ei_gguf_get_uint(r->g, (uint64_t)i, &v) != EI_OK || v == 0 || v > max)) {
+    if ((i >= 0 && ei_gguf_get_uint(r->g, (uint64_t)i, &v) != EI_OK) || v == 0 || v > max) {
         if (!r->failed)
-            snprintf(r->error, r->error_size, "model: %s.%s must be an integer in 1..%u", r->arch, suffix, max);
+            snprintf(r->error, r->error_size, "model: %s.%s must be an integer in 1..%u%s", r->arch, suffix, max,
+                     i < 0 ? " (it is absent, and its default is out of range)" : "");
         r->failed = 1;
         return 0;
     }
     return (uint32_t)v;
 }
 
-static float get_float(reader *r, const char *suffix, float fallback) {
+/* A float key {arch}.suffix, finite as a float (a float64 beyond FLT_MAX
+ * is refused, not made an infinity) and >= 0, or > 0 where `positive`;
+ * `fallback` when absent. */
+static float get_float(reader *r, const char *suffix, float fallback, int positive) {
     int64_t i = find(r, suffix);
     double v = fallback;
-    if (i >= 0 && (ei_gguf_get_float(r->g, (uint64_t)i, &v) != EI_OK || !isfinite(v) || v < 0)) {
-        if (!r->failed) snprintf(r->error, r->error_size, "model: %s.%s must be a finite float >= 0", r->arch, suffix);
+    if (i >= 0 && (ei_gguf_get_float(r->g, (uint64_t)i, &v) != EI_OK || !(v >= 0 && v <= FLT_MAX) ||
+                   (positive && !((float)v > 0)))) {
+        if (!r->failed)
+            snprintf(r->error, r->error_size, "model: %s.%s must be a finite float %s 0", r->arch, suffix,
+                     positive ? ">" : ">=");
         r->failed = 1;
+        return fallback;
     }
     return (float)v;
 }
@@ -89,12 +99,16 @@ ei_status ei_model_config_read(const ei_gguf *g, ei_model_config *c, char *error
         snprintf(error, error_size, "model: key and value head dims differ");
         return EI_ERROR_INVALID_ARGUMENT;
     }
-    c->rms_eps = get_float(&r, "attention.layer_norm_rms_epsilon", 1e-5f);
-    c->rope_base = get_float(&r, "rope.freq_base", 10000.0f);
-    float factor = get_float(&r, "rope.scaling.factor", 1.0f);
-    c->rope_freq_scale = factor > 0 ? 1.0f / factor : 1.0f;
-    c->attn_softcap = get_float(&r, "attn_logit_softcapping", 0.0f);
-    c->final_softcap = get_float(&r, "final_logit_softcapping", 0.0f);
+    c->rms_eps = get_float(&r, "attention.layer_norm_rms_epsilon", 1e-5f, 0);
+    c->rope_base = get_float(&r, "rope.freq_base", 10000.0f, 1);
+    float factor = get_float(&r, "rope.scaling.factor", 1.0f, 0);
+    c->rope_freq_scale = factor > 0 ? 1.0f / factor : 1.0f; /* 0: no scaling, as llama.cpp reads it */
+    if (!isfinite(c->rope_freq_scale) && !r.failed) {
+        snprintf(error, error_size, "model: %s.rope.scaling.factor %g is too small", r.arch, (double)factor);
+        r.failed = 1;
+    }
+    c->attn_softcap = get_float(&r, "attn_logit_softcapping", 0.0f, 0);
+    c->final_softcap = get_float(&r, "final_logit_softcapping", 0.0f, 0);
     c->rope_neox = c->arch != EI_ARCH_LLAMA;
     c->rope_base_local = c->rope_base;
     c->embed_scale = 1.0f;
@@ -115,7 +129,7 @@ ei_status ei_model_config_read(const ei_gguf *g, ei_model_config *c, char *error
         snprintf(error, error_size, "model: %u heads are not a multiple of %u KV heads", c->n_head, c->n_head_kv);
         return EI_ERROR_INVALID_ARGUMENT;
     }
-    c->query_scale = get_float(&r, "attention.scale", 1.0f / sqrtf((float)c->head_dim));
+    c->query_scale = get_float(&r, "attention.scale", 1.0f / sqrtf((float)c->head_dim), 0);
     ei_gguf_type t;
     uint64_t n = 0, v;
     at = ei_gguf_find_key(g, "tokenizer.ggml.tokens");

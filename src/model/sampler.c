@@ -92,6 +92,11 @@ static int by_logit(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* logit - top, 0 where they are equal: an infinite top logit (or all of
+ * them -inf) then shares the probability among its ties rather than making
+ * every probability NaN. */
+static double gap(float logit, double top) { return logit == top ? 0.0 : logit - top; }
+
 uint32_t ei_sampler_sample(ei_sampler *s, const float *logits) {
     if (!s || !logits) return 0;
     const ei_sampler_params *p = &s->p;
@@ -108,8 +113,8 @@ uint32_t ei_sampler_sample(ei_sampler *s, const float *logits) {
     }
     if (p->temperature <= 0) {
         uint32_t best = 0;
-        for (uint32_t i = 1; i < s->n_vocab; i++)
-            if (l[i] > l[best]) best = i;
+        for (uint32_t i = 1; i < s->n_vocab; i++) /* NaN never wins, as in the draw */
+            if (l[i] > l[best] || (isnan(l[best]) && !isnan(l[i]))) best = i;
         return best;
     }
     uint32_t n = 0;
@@ -122,11 +127,11 @@ uint32_t ei_sampler_sample(ei_sampler *s, const float *logits) {
      * the temperature last), then the tempered ones for the draw. */
     double sum = 0, top = s->cand[0].logit;
     for (uint32_t i = 0; i < n; i++)
-        sum += exp(s->cand[i].logit - top);
+        sum += exp(gap(s->cand[i].logit, top));
     double cum = 0;
     uint32_t keep = n;
     for (uint32_t i = 0; i < n; i++) {
-        double prob = exp(s->cand[i].logit - top) / sum;
+        double prob = exp(gap(s->cand[i].logit, top)) / sum;
         if (i > 0 && prob < p->min_p / sum) { /* min-p: below min_p times the top's probability, 1 / sum */
             keep = i;
             break;
@@ -140,10 +145,10 @@ uint32_t ei_sampler_sample(ei_sampler *s, const float *logits) {
     n = keep;
     double total = 0;
     for (uint32_t i = 0; i < n; i++)
-        total += exp((s->cand[i].logit - top) / p->temperature);
+        total += exp(gap(s->cand[i].logit, top) / p->temperature);
     double r = uniform(s) * total;
     for (uint32_t i = 0; i < n; i++) {
-        r -= exp((s->cand[i].logit - top) / p->temperature);
+        r -= exp(gap(s->cand[i].logit, top) / p->temperature);
         if (r < 0) return s->cand[i].id;
     }
     return s->cand[n - 1].id;

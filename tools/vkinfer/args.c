@@ -132,7 +132,10 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
     a->kv = "full";
     a->method = ei_entropy_config_default();
     opterr = 0;
-    optind = 1;
+    /* 0, not 1: glibc, musl and the BSDs then also reset getopt's hidden
+     * state (a half-read "-hp", where argv was permuted), which an earlier
+     * call may have left pointing into its argv. */
+    optind = 0;
     int c;
     long v;
     while ((c = getopt_long(argc, argv, "m:p:f:n:c:b:s:h", options, NULL)) != -1) {
