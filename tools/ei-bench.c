@@ -31,7 +31,7 @@ typedef struct args {
     const char *op, *method, *inputs, *kv;
     unsigned len, heads, kv_heads, dim, reps, max_len;
     ei_dtype dtype;
-    int json, sweep;
+    int json, sweep, portable;
 } args;
 
 /* What one case measured. */
@@ -340,6 +340,8 @@ static void report(const ei_context *ctx, const args *a, unsigned len, const res
         cJSON_AddNumberToObject(o, "density", r->density);
     }
     cJSON_AddStringToObject(o, "device", device);
+    /* Whether f16 prefill may take the cooperative-matrix kernel here. */
+    cJSON_AddBoolToObject(o, "coopmat", (ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX) != 0);
     char *text = cJSON_PrintUnformatted(o);
     if (text) printf("%s\n", text);
     cJSON_free(text);
@@ -351,27 +353,21 @@ static int usage(int code) {
             "usage: ei-bench --op attn|decode|prefill [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
             "                [--dtype f16|f32|bf16] [--method entropy|reference|critiprefill|full]\n"
             "                [--kv full|latent|snapkv|adakv]\n"
-            "                [--inputs random|structured] [--reps R] [--json] [--sweep [--max-len N]]\n");
+            "                [--inputs random|structured] [--reps R] [--json] [--sweep [--max-len N]]\n"
+            "                [--portable]   (no cooperative-matrix kernels, even where the device has them)\n");
     return code;
 }
 
 int main(int argc, char **argv) {
-    args a = {"attn", "entropy", "random", "full", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0};
-    static const struct option opts[] = {{"op", required_argument, 0, 'o'},
-                                         {"len", required_argument, 0, 'l'},
-                                         {"heads", required_argument, 0, 'H'},
-                                         {"kv-heads", required_argument, 0, 'K'},
-                                         {"dim", required_argument, 0, 'd'},
-                                         {"dtype", required_argument, 0, 't'},
-                                         {"reps", required_argument, 0, 'r'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"sweep", no_argument, 0, 's'},
-                                         {"max-len", required_argument, 0, 'm'},
-                                         {"method", required_argument, 0, 'M'},
-                                         {"inputs", required_argument, 0, 'I'},
-                                         {"kv", required_argument, 0, 'V'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    args a = {"attn", "entropy", "random", "full", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0, 0};
+    static const struct option opts[] = {{"op", required_argument, 0, 'o'},     {"len", required_argument, 0, 'l'},
+                                         {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
+                                         {"dim", required_argument, 0, 'd'},    {"dtype", required_argument, 0, 't'},
+                                         {"reps", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
+                                         {"sweep", no_argument, 0, 's'},        {"max-len", required_argument, 0, 'm'},
+                                         {"method", required_argument, 0, 'M'}, {"inputs", required_argument, 0, 'I'},
+                                         {"kv", required_argument, 0, 'V'},     {"portable", no_argument, 0, 'P'},
+                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -387,6 +383,7 @@ int main(int argc, char **argv) {
         case 'M': a.method = optarg; break;
         case 'I': a.inputs = optarg; break;
         case 'V': a.kv = optarg; break;
+        case 'P': a.portable = 1; break;
         case 't':
             if (strcmp(optarg, "f16") == 0)
                 a.dtype = EI_F16;
@@ -417,6 +414,7 @@ int main(int argc, char **argv) {
     char error[512] = "";
     ei_context_desc desc = ei_context_desc_default();
     desc.required_features = EI_FEATURE_TIMESTAMPS;
+    if (a.portable) desc.disabled_features = EI_FEATURE_COOPERATIVE_MATRIX;
     desc.error = error;
     desc.error_size = sizeof error;
     ei_context *ctx = NULL;

@@ -49,8 +49,7 @@ static ei_status add(const pass *p, uint64_t n, uint64_t a, uint64_t b) {
  * section 4): the prompt's queries are observed before a compression that
  * is due right after it (SnapKV, AdaKV); a decode step's query after it (at
  * latent's step N_d + 1 the step's own query does not score the cache). */
-static ei_status compress(ei_session *s, const pass *p, ei_kv_cache *cache) {
-    ei_tensor q = act(p, s->a.q);
+static ei_status compress(ei_session *s, const pass *p, ei_kv_cache *cache, ei_tensor q) {
     ei_kv_compress_desc cd = ei_session_compress_desc(s);
     ei_status st = s->step == 0 ? ei_kv_cache_observe(p->cmd, cache, p->n, q) : EI_OK;
     if (st == EI_OK && ei_kv_compress_due(&s->method, s->kv, s->step))
@@ -93,21 +92,30 @@ static ei_status attention_block(ei_session *s, const pass *p, uint32_t l) {
     if ((st = ei_rope(p->cmd, &r, act(p, a->q), f))) return st;
     r.heads = c->n_head_kv;
     ei_kv_cache *cache = s->caches[l];
-    if ((st = ei_rope(p->cmd, &r, act(p, a->k), f)) ||
-        (st = ei_kv_cache_append(p->cmd, cache, n, act(p, a->k), act(p, a->v))))
-        return st;
+    if ((st = ei_rope(p->cmd, &r, act(p, a->k), f))) return st;
+    /* Queries, keys and values in the cache's type. */
+    ei_tensor q = act(p, a->q), k = act(p, a->k), v = act(p, a->v);
+    if (s->kv_dtype != EI_F32) {
+        ei_tensor q16 = {p->work, a->q16, s->kv_dtype}, k16 = {p->work, a->k16, s->kv_dtype},
+                  v16 = {p->work, a->v16, s->kv_dtype};
+        if ((st = ei_convert(p->cmd, (uint64_t)n * qd, q, q16)) ||
+            (st = ei_convert(p->cmd, (uint64_t)n * kvd, k, k16)) ||
+            (st = ei_convert(p->cmd, (uint64_t)n * kvd, v, v16)))
+            return st;
+        q = q16, k = k16, v = v16;
+    }
+    if ((st = ei_kv_cache_append(p->cmd, cache, n, k, v))) return st;
     ei_attention_desc d = ei_layer_attention_desc(c, l, n, s->pos + n);
     if (n == 1) {
         d.kv_len = ei_kv_cache_len(cache); /* its heads may be ragged after a compression */
-        st = ei_kv_cache_attend(p->cmd, cache, &d, act(p, a->q), act(p, a->att), act(p, a->decode));
+        st = ei_kv_cache_attend(p->cmd, cache, &d, q, act(p, a->att), act(p, a->decode));
     } else if (s->sparse && !local) { /* the whole prompt (checked): the method's prefill */
-        st = ei_prefill_layer(p->cmd, &d, &s->method, l, act(p, a->q), ei_kv_cache_keys(cache),
-                              ei_kv_cache_values(cache), act(p, a->att), s->prefill_scratch);
+        st = ei_prefill_layer(p->cmd, &d, &s->method, l, q, ei_kv_cache_keys(cache), ei_kv_cache_values(cache),
+                              act(p, a->att), s->prefill_scratch);
     } else {
-        st = ei_attention_prefill(p->cmd, &d, act(p, a->q), ei_kv_cache_keys(cache), ei_kv_cache_values(cache),
-                                  act(p, a->att));
+        st = ei_attention_prefill(p->cmd, &d, q, ei_kv_cache_keys(cache), ei_kv_cache_values(cache), act(p, a->att));
     }
-    if (st == EI_OK && s->kv != EI_KV_FULL && !local) st = compress(s, p, cache);
+    if (st == EI_OK && s->kv != EI_KV_FULL && !local) st = compress(s, p, cache, q);
     if (st || (st = matmul(p, &w[EI_W_O], e, qd, n, a->att, a->o))) return st;
     if (c->post_norms && (st = norm(p, n, e, &w[EI_W_POST_ATTN_NORM], a->o, a->o))) return st;
     return add(p, (uint64_t)n * e, a->x, a->o);

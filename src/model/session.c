@@ -31,6 +31,8 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
     if (d.n_ctx > c->n_ctx_train)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "a context of %u tokens is longer than the model's %u", d.n_ctx,
                        c->n_ctx_train);
+    if (d.kv_dtype != EI_F32 && d.kv_dtype != EI_F16 && d.kv_dtype != EI_BF16)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_session_create: kv_dtype must be EI_F32, EI_F16 or EI_BF16");
     ei_session *s = calloc(1, sizeof *s);
     if (s) s->caches = calloc(c->n_layer, sizeof *s->caches);
     if (!s || !s->caches) {
@@ -41,6 +43,7 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
     s->ctx = ctx;
     s->n_ctx = d.n_ctx;
     s->n_batch = d.n_batch;
+    s->kv_dtype = d.kv_dtype;
     uint64_t b = d.n_batch, e = c->n_embd, qd = (uint64_t)c->n_head * c->head_dim,
              kvd = (uint64_t)c->n_head_kv * c->head_dim;
     activations *a = &s->a;
@@ -56,13 +59,18 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
     a->up = ei_scratch_place(&at, b * c->n_ff * 4);
     ei_attention_desc one = ei_layer_attention_desc(c, 0, 1, d.n_ctx);
     a->decode = ei_scratch_place(&at, ei_attention_decode_scratch(ctx, &one));
+    if (d.kv_dtype != EI_F32) {
+        a->q16 = ei_scratch_place(&at, b * qd * 2);
+        a->k16 = ei_scratch_place(&at, b * kvd * 2);
+        a->v16 = ei_scratch_place(&at, b * kvd * 2);
+    }
     a->bytes = at;
     ei_status st = ei_buffer_create(ctx, a->bytes, &s->work);
     s->io_logits = (b * 4 + 255) / 256 * 256;
     if (st == EI_OK) st = ei_buffer_create_mapped(ctx, s->io_logits + (uint64_t)c->n_vocab * 4, &s->io);
     if (st == EI_OK && d.method) st = set_method(s, &d);
     ei_kv_cache_desc kd = {
-        .capacity = d.n_ctx, .kv_heads = c->n_head_kv, .dim = c->head_dim, .dtype = EI_F32, .expand = 1};
+        .capacity = d.n_ctx, .kv_heads = c->n_head_kv, .dim = c->head_dim, .dtype = d.kv_dtype, .expand = 1};
     for (uint32_t l = 0; st == EI_OK && l < c->n_layer; l++) {
         /* Compressed caches keep the last W queries that score them. */
         int compress = s->kv != EI_KV_FULL && !ei_model_layer_is_local(c, l);
@@ -112,7 +120,7 @@ uint32_t ei_session_cache_len(const ei_session *s, uint32_t layer) {
 uint64_t ei_session_kv_bytes(const ei_session *s) {
     if (!s) return 0;
     const ei_model_config *c = &s->model->config;
-    return 2ull * c->n_layer * s->n_ctx * c->n_head_kv * c->head_dim * 4;
+    return 2ull * c->n_layer * s->n_ctx * c->n_head_kv * c->head_dim * ei_dtype_size(s->kv_dtype);
 }
 
 /* The scratch of the method's prefill for a prompt of n tokens: the largest

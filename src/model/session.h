@@ -18,6 +18,8 @@ typedef struct activations {
     uint64_t gate;   /* [B][F] */
     uint64_t up;     /* [B][F] */
     uint64_t decode; /* split-K decode attention's partial results */
+    /* With 16-bit caches: q, k, v converted to the cache's type. */
+    uint64_t q16, k16, v16;
     uint64_t bytes;
 } activations;
 
@@ -36,6 +38,7 @@ struct ei_session {
     int has_method, sparse;
     ei_entropy_config method;
     ei_kv_method kv;
+    ei_dtype kv_dtype;
     uint32_t step;               /* forward calls so far: 0 is the prompt, then decode step j */
     int compressed;              /* a compression has run: one token per call from now on */
     ei_buffer *prefill_scratch;  /* grown to the prompt's largest ei_prefill_layout */

@@ -2,6 +2,7 @@
  * (attn_decode, then attn_combine). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "../vk/internal.h"
 
@@ -62,10 +63,59 @@ static plan make_prefill_plan(const ei_context *ctx, const ei_attention_desc *d)
     while (p.tile > fit && p.tile > 1)
         p.tile /= 2;
     p.rows = ATTN_WORKGROUP / p.lanes;
-    uint64_t all_rows = (uint64_t)d->q_len * (d->heads / d->kv_heads);
-    p.row_tiles = (uint32_t)((all_rows + p.rows - 1) / p.rows);
     p.splits = 1;
     return p;
+}
+
+/* The cooperative-matrix prefill (attn_flash_coopmat.comp): subgroups of 16
+ * query rows per workgroup, per vendor (EI_ATTN_SUBGROUPS overrides it, for
+ * tuning sweeps: tools/bench/gpu_coopmat.sh), and the most keys per tile
+ * (64, 32, 16) whose K/V tiles and per-subgroup score tiles fit the shared
+ * memory. */
+static const struct {
+    uint32_t vendor_id, subgroups;
+} coopmat_table[] = {
+    /* NVIDIA H100, f16 H=32 Hkv=8 D=128 causal at 32K, 2026-11-23: 4
+     * subgroups 64 TFLOP/s, 8 subgroups 114 (docs/performance.md). */
+    {0x10de, 8},
+};
+#define COOPMAT_SUBGROUPS 4 /* elsewhere: not measured yet */
+
+static uint32_t coopmat_subgroups(const ei_context *ctx) {
+    const char *env = getenv("EI_ATTN_SUBGROUPS");
+    long n = env ? strtol(env, NULL, 10) : 0;
+    if (n >= 1 && n <= 16) return (uint32_t)n;
+    for (size_t i = 0; i < sizeof coopmat_table / sizeof coopmat_table[0]; i++)
+        if (coopmat_table[i].vendor_id == ctx->facts.vendor_id) return coopmat_table[i].subgroups;
+    return COOPMAT_SUBGROUPS;
+}
+
+static uint32_t coopmat_shared_bytes(uint32_t dim, uint32_t bc, uint32_t subgroups) {
+    return 2 * bc * (dim / 8 + 1) * 16 + bc * 4 + subgroups * 16 * ((bc + 4) * 4 + 4) + 256 * 4;
+}
+
+static int has_f16_shape(const ei_context *ctx) {
+    for (uint32_t i = 0; i < ctx->facts.coopmat_shape_count; i++) {
+        const ei_coopmat_shape *s = &ctx->facts.coopmat_shapes[i];
+        if (s->m == 16 && s->n == 16 && s->k == 16 && s->a_type == EI_F16 && s->acc_type == EI_F32) return 1;
+    }
+    return 0;
+}
+
+/* Keys per tile of the cooperative-matrix path for this call, or 0 where it
+ * cannot run: no 16x16x16 f16 shape, not f16, a subgroup size that may vary
+ * or is below 16, K/V offsets not 16-byte aligned, or a build without it. */
+static uint32_t coopmat_tile(const ei_context *ctx, const ei_attention_desc *d, ei_dtype dtype, const uint32_t skip[4],
+                             uint32_t subgroups) {
+    const ei_device_facts *f = &ctx->facts;
+    if (!(f->features & EI_FEATURE_COOPERATIVE_MATRIX) || dtype != EI_F16 || !has_f16_shape(ctx) ||
+        f->min_subgroup_size != f->max_subgroup_size || f->subgroup_size < 16 ||
+        subgroups * f->subgroup_size > f->max_workgroup_invocations || d->dim % 16 || skip[1] % 8 || skip[2] % 8 ||
+        skip[0] % 2 || skip[3] % 2 || !ei_shader_find("attn_flash_coopmat"))
+        return 0;
+    for (uint32_t bc = 64; bc >= 16; bc /= 2)
+        if (coopmat_shared_bytes(d->dim, bc, subgroups) <= f->max_shared_memory) return bc;
+    return 0;
 }
 
 static plan make_decode_plan(const ei_context *ctx, const ei_attention_desc *d) {
@@ -197,9 +247,6 @@ static ei_status record_flash(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
         push.max_keep = sh.max_keep;
         push.threshold_len = cfg->threshold_len;
         push.dense_layer = sp->layer < cfg->layer_skip || cfg->mode == EI_PREFILL_FULL;
-        /* Workgroups tile each segment of the queries on its own. */
-        uint32_t G = d->heads / d->kv_heads, tiles = (cfg->segment_size * G + p.rows - 1) / p.rows;
-        p.row_tiles = (d->q_len + cfg->segment_size - 1) / cfg->segment_size * tiles;
     }
     ei_kernel kernel = {
         .shader = "attn_flash",
@@ -207,6 +254,22 @@ static ei_status record_flash(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
         .push_size = sizeof push,
         .spec_count = 8,
         .spec = {ATTN_WORKGROUP, q.dtype, out.dtype, d->dim, p.lanes, p.tile, ATTN_WORKGROUP, sp != NULL}};
+    uint32_t subgroups = coopmat_subgroups(ctx), bc = coopmat_tile(ctx, d, q.dtype, skip, subgroups);
+    if (bc) {
+        uint32_t sg = ctx->facts.subgroup_size, wg = subgroups * sg;
+        kernel = (ei_kernel){.shader = "attn_flash_coopmat",
+                             .bindings = 6,
+                             .push_size = sizeof push,
+                             .spec_count = 8,
+                             .spec = {wg, out.dtype, d->dim, bc, subgroups, wg, sp != NULL, sg}};
+        p.rows = 16 * subgroups;
+    }
+    uint32_t G = d->heads / d->kv_heads;
+    p.row_tiles = (uint32_t)(((uint64_t)d->q_len * G + p.rows - 1) / p.rows);
+    if (sp) { /* workgroups tile each segment of the queries on its own */
+        uint32_t S = sp->cfg->segment_size;
+        p.row_tiles = (d->q_len + S - 1) / S * ((S * G + p.rows - 1) / p.rows);
+    }
     ei_pipeline *pipe;
     st = ei_pipeline_get(ctx, &kernel, &pipe);
     if (st != EI_OK) return st;

@@ -1,5 +1,6 @@
 /* The small pieces of a transformer layer: RMSNorm, gated activations and
- * residual adds, rotary embeddings, embedding lookup. */
+ * residual adds, conversion to 16-bit types, rotary embeddings, embedding
+ * lookup. */
 #include <math.h>
 
 #include "../vk/internal.h"
@@ -78,6 +79,35 @@ ei_status ei_elementwise(ei_cmd *cmd, ei_elementwise_op op, uint64_t n, ei_tenso
     if ((unsigned)op > EI_ADD || n == 0 || n > UINT32_MAX)
         return ei_fail(cmd->ctx, EI_ERROR_INVALID_ARGUMENT, "ei_elementwise: unknown op or n not in 1..2^32-1");
     return elementwise(cmd, op, n, (uint32_t)n, a, b, out, "ei_elementwise");
+}
+
+ei_status ei_convert(ei_cmd *cmd, uint64_t n, ei_tensor x, ei_tensor out) {
+    if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
+    ei_context *ctx = cmd->ctx;
+    if (n == 0 || n % 2 || n / 2 > UINT32_MAX || !ei_is_float(out.dtype))
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_convert: n must be even and positive, out a float dtype");
+    struct {
+        uint32_t pairs, base, x_skip, o_skip;
+    } p = {(uint32_t)(n / 2)};
+    ei_binding b[2];
+    ei_status st = f32(ctx, x, n, "ei_convert: x", &b[0], &p.x_skip);
+    if (st == EI_OK) st = ei_tensor_check(ctx, out, n, "ei_convert: out");
+    if (st == EI_OK) st = ei_tensor_binding(ctx, out, 0, n, &b[1], &p.o_skip);
+    if (st != EI_OK) return st;
+    if (p.o_skip % 2) /* a 16-bit pair must be one whole word */
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_convert: out must start at an even element of a word");
+    ei_kernel k = {.shader = "convert",
+                   .bindings = 2,
+                   .push_size = sizeof p,
+                   .spec_count = 2,
+                   .spec = {ELEMENT_WORKGROUP, out.dtype}};
+    uint64_t per = (uint64_t)ctx->facts.max_workgroup_count[0] * ELEMENT_WORKGROUP;
+    for (uint64_t i0 = 0; st == EI_OK && i0 < p.pairs; i0 += per) {
+        uint64_t m = p.pairs - i0 < per ? p.pairs - i0 : per;
+        p.base = (uint32_t)i0;
+        st = ei_cmd_dispatch_kernel(cmd, &k, b, &p, (uint32_t)((m + ELEMENT_WORKGROUP - 1) / ELEMENT_WORKGROUP), 1, 1);
+    }
+    return st;
 }
 
 ei_status ei_add_bias(ei_cmd *cmd, uint32_t rows, uint32_t dim, ei_tensor x, ei_tensor bias, ei_tensor out) {

@@ -221,9 +221,10 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
     return st;
 }
 
-/* Device-level features we turn on when present; the facts say which.
- * Extensions (cooperative matrix) are enabled once a shader uses them. */
-static ei_status create_device(ei_context *ctx) {
+/* Device-level features we turn on when present; *enabled gets the
+ * ei_feature bits of extensions turned on (cooperative matrix, with the
+ * Vulkan memory model its shaders declare), the rest are masked off. */
+static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
     VkPhysicalDevice pd = ctx->physical_device;
     ei_device_compute_family(pd, &ctx->queue_family, &ctx->timestamp_valid_bits);
 
@@ -237,6 +238,18 @@ static ei_status create_device(ei_context *ctx) {
                                             .shaderFloat16 = f12.shaderFloat16,
                                             .shaderInt8 = f12.shaderInt8,
                                             .storageBuffer8BitAccess = f12.storageBuffer8BitAccess};
+    VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR, .cooperativeMatrix = VK_TRUE};
+    const char *extensions[1];
+    uint32_t n_ext = 0;
+    *enabled = ~(uint32_t)(EI_FEATURE_COOPERATIVE_MATRIX | EI_FEATURE_COOPERATIVE_MATRIX2 | EI_FEATURE_SHADER_BFLOAT16);
+    if (ei_device_has_extension(pd, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME) && f12.vulkanMemoryModel &&
+        f12.shaderFloat16 && f11.storageBuffer16BitAccess) {
+        extensions[n_ext++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
+        e12.vulkanMemoryModel = VK_TRUE;
+        e12.pNext = &coopmat;
+        *enabled |= EI_FEATURE_COOPERATIVE_MATRIX;
+    }
     VkPhysicalDeviceVulkan11Features e11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                             .pNext = &e12,
                                             .storageBuffer16BitAccess = f11.storageBuffer16BitAccess};
@@ -251,7 +264,9 @@ static ei_status create_device(ei_context *ctx) {
     VkDeviceCreateInfo info = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                                .pNext = &enable,
                                .queueCreateInfoCount = 1,
-                               .pQueueCreateInfos = &q};
+                               .pQueueCreateInfos = &q,
+                               .enabledExtensionCount = n_ext,
+                               .ppEnabledExtensionNames = extensions};
     VkResult r = vkCreateDevice(pd, &info, NULL, &ctx->device);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateDevice");
     ctx->owns_device = 1;
@@ -313,8 +328,10 @@ ei_status ei_context_create(const ei_context_desc *desc_in, ei_context **out) {
     int validation = desc.enable_validation || (env && strcmp(env, "0") != 0 && *env);
     ei_status st = create_instance(ctx, validation);
     if (st == EI_OK) st = pick_device(ctx, desc.device_index, desc.device_name);
-    if (st == EI_OK) st = create_device(ctx);
-    if (st == EI_OK) st = finish(ctx, ~desc.disabled_features, desc.required_features, desc.max_binding_bytes);
+    uint32_t enabled = 0;
+    if (st == EI_OK) st = create_device(ctx, &enabled);
+    if (st == EI_OK)
+        st = finish(ctx, enabled & ~desc.disabled_features, desc.required_features, desc.max_binding_bytes);
     ctx->memory_budget = desc.device_memory_budget;
     if (st != EI_OK) return give_up(ctx, st, desc.error, desc.error_size);
     *out = ctx;

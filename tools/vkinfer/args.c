@@ -31,6 +31,7 @@ static const char usage[] =
     "      --attn MODE         the prompt's attention: full (default), entropy, reference (the paper's\n"
     "                          code), critiprefill; the methods take the whole prompt in one pass\n"
     "      --kv MODE           KV cache: full (default), latent, snapkv, adakv\n"
+    "      --cache-type T      the KV cache's element type: f16 (default), f32, bf16\n"
     "      --segment N --block N --threshold-len N --base-budget N --et X --delta-t X --alpha X\n"
     "      --decode-budget N --decode-gap N --window N\n"
     "                          the method's constants (defaults: the paper's; algorithm.md)\n"
@@ -75,6 +76,7 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
         O_RLAST,
         O_ATTN,
         O_KV,
+        O_CACHE_TYPE,
         O_DEVICE,
         O_VALID,
         O_JSON,
@@ -108,6 +110,7 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
                                             {"seed", required_argument, 0, 's'},
                                             {"attn", required_argument, 0, O_ATTN},
                                             {"kv", required_argument, 0, O_KV},
+                                            {"cache-type", required_argument, 0, O_CACHE_TYPE},
                                             {"device", required_argument, 0, O_DEVICE},
                                             {"validation", no_argument, 0, O_VALID},
                                             {"json", no_argument, 0, O_JSON},
@@ -130,6 +133,7 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
     a->sampling = ei_sampler_params_default();
     a->attn = "full";
     a->kv = "full";
+    a->cache_type = EI_F16;
     a->method = ei_entropy_config_default();
     opterr = 0;
     /* 0, not 1: glibc, musl and the BSDs then also reset getopt's hidden
@@ -202,6 +206,16 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
                 strcmp(optarg, "adakv"))
                 return bad("--kv takes full, latent, snapkv or adakv", optarg);
             a->kv = optarg;
+            break;
+        case O_CACHE_TYPE:
+            if (!strcmp(optarg, "f16"))
+                a->cache_type = EI_F16;
+            else if (!strcmp(optarg, "f32"))
+                a->cache_type = EI_F32;
+            else if (!strcmp(optarg, "bf16"))
+                a->cache_type = EI_BF16;
+            else
+                return bad("--cache-type takes f16, f32 or bf16", optarg);
             break;
         case O_SEGMENT:
         case O_BLOCK:

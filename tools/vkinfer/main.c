@@ -285,7 +285,7 @@ static int start(run *r) {
     /* The methods take the whole prompt in one forward pass. */
     static const char *const attn_modes[] = {"entropy", "reference", "critiprefill", "full"};
     static const char *const kv_modes[] = {"full", "latent", "snapkv", "adakv"};
-    ei_session_desc sd = {r->args.n_ctx, r->args.n_batch};
+    ei_session_desc sd = {r->args.n_ctx, r->args.n_batch, .kv_dtype = r->args.cache_type};
     for (int i = 0; i < 4; i++) {
         if (!strcmp(r->args.attn, attn_modes[i])) r->args.method.mode = (ei_prefill_mode)i;
         if (!strcmp(r->args.kv, kv_modes[i])) sd.kv = (ei_kv_method)i;

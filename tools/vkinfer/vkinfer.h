@@ -19,6 +19,7 @@ typedef struct vk_args {
     int ignore_eos;           /* --ignore-eos: generate n tokens even past an end-of-generation token */
     const char *attn;         /* --attn */
     const char *kv;           /* --kv */
+    ei_dtype cache_type;      /* --cache-type */
     ei_entropy_config method; /* the method's constants (--segment, --block, ...) */
     const char *device;       /* --device: index or name substring */
     int validation;           /* --validation */
