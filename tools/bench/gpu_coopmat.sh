@@ -19,8 +19,8 @@ for sub in "" ${EI_ATTN_SUBGROUP_SWEEP:-}; do
     sed "s/}\$/,\"subgroups\":\"${sub:-table}\"}/" | tee -a "$out/bench.jsonl"
 done
 build/tools/ei-bench --op attn $shape --len 4096 --reps 3 --json --portable | tee -a "$out/bench.jsonl"
-for len in 32768 131072; do
-  for method in entropy full; do
+for len in 32768 65536 131072; do
+  for method in entropy critiprefill full; do
     build/tools/ei-bench --op prefill --method $method --inputs structured $shape --len $len --reps 3 --json |
       tee -a "$out/bench.jsonl"
   done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call on the lent GPU machine for vkinfer's numbers: the test binaries
 # under validation, then the prompt-length sweep and the methods at 32K on
-# MODEL (default /tmp/gemma.gguf). Logs and JSON lines go to $OUT.
+# MODEL (default /tmp/gemma.gguf), f16 caches (vkinfer's default) and f32
+# at 32K. Logs and JSON lines go to $OUT.
 set -uo pipefail
 source "$(dirname "$0")/gpu_env.sh"
 model=${1:-/tmp/gemma.gguf}
@@ -14,3 +15,6 @@ done
 export VKINFER=build/tools/vkinfer
 timeout 200 tools/bench/vkinfer_sweep.sh "$model" 512 4096 16384 32630 2>>"$out/vkinfer.err" | tee "$out/sweep.jsonl" | cut -c1-80
 timeout 200 tools/bench/vkinfer_methods.sh "$model" 32630 2>>"$out/vkinfer.err" | tee "$out/methods.jsonl" | cut -c1-80
+# f32 caches (the portable attention kernel) at 32K, for comparison.
+VKINFER_ARGS="--cache-type f32" timeout 100 tools/bench/vkinfer_sweep.sh "$model" 32630 2>>"$out/vkinfer.err" |
+  tee "$out/sweep_f32.jsonl" | cut -c1-80

@@ -14,5 +14,5 @@ for ((i = 0; i < len / 10; i++)); do printf 'The quick brown fox jumps over the 
 ctx=$((len + 136 > 32768 ? 32768 : len + 136))
 for pair in full/full entropy/full entropy/latent critiprefill/full full/snapkv; do
   "$vkinfer" -m "$model" -f "$prompt" -n 128 -c "$ctx" -b "$ctx" --temp 0 --ignore-eos --json \
-    --attn "${pair%/*}" --kv "${pair#*/}"
+    --attn "${pair%/*}" --kv "${pair#*/}" ${VKINFER_ARGS:-}
 done

@@ -16,5 +16,5 @@ for len in "${lengths[@]}"; do
   : > "$prompt"
   for ((i = 0; i < len / 10; i++)); do printf 'The quick brown fox jumps over the lazy dog. ' >> "$prompt"; done
   ctx=$((len + 136 > 32768 ? 32768 : len + 136))
-  "$vkinfer" -m "$model" -f "$prompt" -n 128 -c "$ctx" --temp 0 --ignore-eos --json
+  "$vkinfer" -m "$model" -f "$prompt" -n 128 -c "$ctx" --temp 0 --ignore-eos --json ${VKINFER_ARGS:-}
 done
