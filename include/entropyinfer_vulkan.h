@@ -27,7 +27,10 @@ typedef struct ei_adopt_desc {
     uint32_t api_version;
     /* The device extensions the app enabled at creation: optional fast paths
      * (cooperative matrix, ...) are used only where the app turned them on.
-     * None is required. */
+     * None is required. With VK_KHR_cooperative_matrix listed, the app must
+     * also have enabled its cooperativeMatrix feature, shaderFloat16,
+     * storageBuffer16BitAccess, vulkanMemoryModel and
+     * vulkanMemoryModelDeviceScope. */
     const char *const *enabled_extensions;
     uint32_t enabled_extension_count;
     /* ei_feature bits the app enabled on the device (fp16 arithmetic,

@@ -142,7 +142,10 @@ static double rel(const float *a, const float *b) {
 }
 
 /* With `kv_dtype` caches: chunks, decode and a reset give the logits of
- * one pass (both sides round K, V and Q to the same 16-bit values). */
+ * one pass. Both sides round K, V and Q to the same 16-bit values, but on
+ * devices with cooperative matrices the prefill also rounds probabilities
+ * to f16 against a running maximum that depends on how keys are tiled
+ * (1.1e-4 seen for gemma3 on an H100): 16-bit caches get 1e-3. */
 static void check_model(ei_context *ctx, const tiny *t, ei_dtype kv_dtype) {
     ei_gguf *g = NULL;
     ei_model *m = NULL;
@@ -159,17 +162,14 @@ static void check_model(ei_context *ctx, const tiny *t, ei_dtype kv_dtype) {
     /* The prompt in one pass and in chunks of 5 (ragged last chunk). */
     forward(ctx, whole, ids, N + 1, one_shot);
     forward(ctx, chunks, ids, N + 1, chunked);
-    double e1 = rel(chunked, one_shot);
-    CHECK(e1 <= 1e-5, "%s: chunked prefill differs from one-shot: %.3g", t->arch, e1);
+    double e1 = rel(chunked, one_shot), limit = kv_dtype == EI_F32 ? 1e-5 : 1e-3;
+    CHECK(e1 <= limit, "%s: chunked prefill differs from one-shot: %.3g", t->arch, e1);
     /* N tokens, then the last as a decode step. */
     CHECK_STATUS(ei_session_reset(chunks), EI_OK, ctx);
     forward(ctx, chunks, ids, N, NULL);
     CHECK_STATUS(ei_session_forward(chunks, ids + N, 1, decoded), EI_OK, ctx);
     double e2 = rel(decoded, one_shot);
-    /* Decode and prefill sum in different orders; with 16-bit caches the
-     * random layers amplify that more (3e-5 seen for gemma3, f16). */
-    double decode_limit = kv_dtype == EI_F32 ? 1e-5 : 2e-4;
-    CHECK(e2 <= decode_limit, "%s: decode differs from prefill: %.3g", t->arch, e2);
+    CHECK(e2 <= limit, "%s: decode differs from prefill: %.3g", t->arch, e2);
     /* A full context is refused and changes nothing. */
     uint32_t more[16] = {0};
     CHECK(ei_session_pos(chunks) == N + 1, "pos %u", ei_session_pos(chunks));

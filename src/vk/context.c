@@ -243,10 +243,13 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
     const char *extensions[1];
     uint32_t n_ext = 0;
     *enabled = ~(uint32_t)(EI_FEATURE_COOPERATIVE_MATRIX | EI_FEATURE_COOPERATIVE_MATRIX2 | EI_FEATURE_SHADER_BFLOAT16);
+    /* With the memory model on, device-scope barriers (our other shaders
+     * have them) need its device scope too. */
     if (ei_device_has_extension(pd, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME) && f12.vulkanMemoryModel &&
-        f12.shaderFloat16 && f11.storageBuffer16BitAccess) {
+        f12.vulkanMemoryModelDeviceScope && f12.shaderFloat16 && f11.storageBuffer16BitAccess) {
         extensions[n_ext++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
         e12.vulkanMemoryModel = VK_TRUE;
+        e12.vulkanMemoryModelDeviceScope = VK_TRUE;
         e12.pNext = &coopmat;
         *enabled |= EI_FEATURE_COOPERATIVE_MATRIX;
     }
@@ -401,7 +404,9 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
         EI_FEATURE_TIMESTAMPS | EI_FEATURE_UNIFIED_MEMORY;
     const char *const *ext = desc->enabled_extensions;
     uint32_t n_ext = desc->enabled_extension_count;
-    if (list_has(ext, n_ext, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)) enabled |= EI_FEATURE_COOPERATIVE_MATRIX;
+    if (list_has(ext, n_ext, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME) && (enabled & EI_FEATURE_SHADER_FLOAT16) &&
+        (enabled & EI_FEATURE_STORAGE_16BIT))
+        enabled |= EI_FEATURE_COOPERATIVE_MATRIX;
     if (list_has(ext, n_ext, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME)) enabled |= EI_FEATURE_COOPERATIVE_MATRIX2;
     if (!list_has(ext, n_ext, VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME)) enabled &= ~(uint32_t)EI_FEATURE_SHADER_BFLOAT16;
     st = finish(ctx, enabled & ~desc->disabled_features, desc->required_features, 0);
