@@ -75,9 +75,10 @@ static plan make_prefill_plan(const ei_context *ctx, const ei_attention_desc *d)
 static const struct {
     uint32_t vendor_id, subgroups;
 } coopmat_table[] = {
-    /* NVIDIA H100, f16 H=32 Hkv=8 D=128 causal at 32K, 2026-11-23: 4
-     * subgroups 64 TFLOP/s, 8 subgroups 114 (docs/performance.md). */
-    {0x10de, 8},
+    /* NVIDIA H100, f16 H=32 Hkv=8 D=128 causal, 2026-11-23: at 32K 4
+     * subgroups 64 TFLOP/s, 8: 113, 16 (16-key tiles): 133; 16 leads from
+     * 4K up, 8 at 2K (docs/performance.md). */
+    {0x10de, 16},
 };
 #define COOPMAT_SUBGROUPS 4 /* elsewhere: not measured yet */
 
