@@ -89,6 +89,26 @@ typedef enum ei_feature {
     EI_FEATURE_UNIFIED_MEMORY = 1u << 8       /* device-local memory the host can map */
 } ei_feature;
 
+/* Host-memory hooks (a game engine's allocator, or a test's that fails on
+ * purpose). Given to a context, they serve every host allocation the
+ * library makes for it and for what is made from it (buffers, recordings,
+ * pipelines, KV caches, models, sessions), and the Vulkan objects it
+ * creates, as VkAllocationCallbacks (its own instance and device included).
+ * alloc returns `size` bytes aligned to `alignment` (a power of two) or
+ * NULL; realloc behaves as C's (NULL p: alloc; size 0: free, NULL back),
+ * keeping `alignment`; free takes NULL. A failure comes back as
+ * EI_ERROR_OUT_OF_HOST_MEMORY with nothing leaked. GGUF readers,
+ * tokenizers and samplers have no context and use malloc. The hooks get
+ * `user` for the library's own blocks and `vulkan_user` (when not NULL)
+ * for Vulkan's, so an app can account driver memory apart. */
+typedef struct ei_allocator {
+    void *user;
+    void *vulkan_user;
+    void *(*alloc)(void *user, size_t size, size_t alignment);
+    void *(*realloc)(void *user, void *p, size_t size, size_t alignment);
+    void (*free)(void *user, void *p);
+} ei_allocator;
+
 typedef struct ei_context_desc {
     /* Device choice: index into vkEnumeratePhysicalDevices, or -1 for the
      * best (discrete > integrated > virtual > CPU). */
@@ -112,6 +132,9 @@ typedef struct ei_context_desc {
      * maxStorageBufferRange (0: the device's limit). Operations split larger
      * tensors into pieces; a small cap exercises that on any device. */
     uint64_t max_binding_bytes;
+    /* Host-memory hooks (copied); NULL: the C library's malloc and free,
+     * and Vulkan's own allocator. */
+    const ei_allocator *host_allocator;
     /* Device memory (buffers and staging) the context may hold at once, in
      * bytes; 0: no limit but the device's. An allocation past it fails with
      * EI_ERROR_OUT_OF_DEVICE_MEMORY before Vulkan is asked, leaving the

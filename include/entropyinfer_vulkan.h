@@ -40,6 +40,7 @@ typedef struct ei_adopt_desc {
     uint32_t required_features;
     uint32_t disabled_features;
     uint64_t device_memory_budget;
+    const ei_allocator *host_allocator;
     char *error;
     size_t error_size;
 } ei_adopt_desc;

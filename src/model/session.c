@@ -33,10 +33,10 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
                        c->n_ctx_train);
     if (d.kv_dtype != EI_F32 && d.kv_dtype != EI_F16 && d.kv_dtype != EI_BF16)
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_session_create: kv_dtype must be EI_F32, EI_F16 or EI_BF16");
-    ei_session *s = calloc(1, sizeof *s);
-    if (s) s->caches = calloc(c->n_layer, sizeof *s->caches);
+    ei_session *s = ei_host_alloc(ctx, sizeof *s);
+    if (s) s->caches = ei_host_alloc(ctx, c->n_layer * sizeof *s->caches);
     if (!s || !s->caches) {
-        free(s);
+        ei_host_free(ctx, s);
         return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
     s->model = m;
@@ -94,12 +94,12 @@ void ei_session_destroy(ei_session *s) {
     if (!s) return;
     for (uint32_t l = 0; s->caches && l < s->model->config.n_layer; l++)
         ei_kv_cache_destroy(s->caches[l]);
-    free(s->caches);
+    ei_host_free(s->ctx, s->caches);
     ei_buffer_destroy(s->work);
     ei_buffer_destroy(s->io);
     ei_buffer_destroy(s->prefill_scratch);
     ei_buffer_destroy(s->compress_scratch);
-    free(s);
+    ei_host_free(s->ctx, s);
 }
 
 uint32_t ei_session_pos(const ei_session *s) { return s ? s->pos : 0; }
@@ -167,7 +167,7 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
      * after a failed recording. */
     ei_kv_cache *saved = NULL;
     if (st == EI_OK) {
-        saved = malloc(c->n_layer * sizeof *saved);
+        saved = ei_host_alloc(ctx, c->n_layer * sizeof *saved);
         if (!saved) st = ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         for (uint32_t l = 0; saved && l < c->n_layer; l++)
             saved[l] = *s->caches[l];
@@ -193,7 +193,7 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
         for (uint32_t l = 0; l < c->n_layer; l++)
             *s->caches[l] = saved[l]; /* nothing ran: the GPU's side is unchanged */
     }
-    free(saved);
+    ei_host_free(ctx, saved);
     return st;
 }
 

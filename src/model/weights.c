@@ -84,25 +84,25 @@ ei_status ei_model_load(ei_context *ctx, const ei_gguf *g, ei_model **out) {
     if (!ctx) return EI_ERROR_INVALID_ARGUMENT;
     if (!g || !out) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_model_load: NULL argument");
     *out = NULL;
-    ei_model *m = calloc(1, sizeof *m);
+    ei_model *m = ei_host_alloc(ctx, sizeof *m);
     if (!m) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     m->ctx = ctx;
     char error[256];
     ei_status st = ei_model_config_read(g, &m->config, error, sizeof error);
     if (st != EI_OK) {
-        free(m);
+        ei_host_free(ctx, m);
         return ei_fail(ctx, st, "%s", error);
     }
     const ei_model_config *c = &m->config;
     uint32_t hd = c->head_dim;
     if (hd != 64 && hd != 80 && hd != 96 && hd != 128 && hd != 256) {
-        free(m);
+        ei_host_free(ctx, m);
         return ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT,
                        "model: head dim %u (the attention kernels take 64, 80, 96, 128, 256)", hd);
     }
-    m->layers = calloc(c->n_layer, sizeof *m->layers);
+    m->layers = ei_host_alloc(ctx, c->n_layer * sizeof *m->layers);
     if (!m->layers) {
-        free(m);
+        ei_host_free(ctx, m);
         return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     }
     uint64_t e = c->n_embd;
@@ -139,8 +139,8 @@ void ei_model_destroy(ei_model *m) {
     for (uint32_t l = 0; m->layers && l < m->config.n_layer; l++)
         for (int i = 0; i < EI_W_LAYER_COUNT; i++)
             ei_buffer_destroy(m->layers[l].w[i].buffer);
-    free(m->layers);
-    free(m);
+    ei_host_free(m->ctx, m->layers);
+    ei_host_free(m->ctx, m);
 }
 
 const ei_model_config *ei_model_config_of(const ei_model *m) { return m ? &m->config : NULL; }

@@ -19,7 +19,7 @@ ei_status ei_kv_cache_create(ei_context *ctx, const ei_kv_cache_desc *d, ei_kv_c
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
                        "ei_kv_cache_create: window and query_heads go together, query_heads a multiple of the stored "
                        "heads");
-    ei_kv_cache *c = calloc(1, sizeof *c);
+    ei_kv_cache *c = ei_host_alloc(ctx, sizeof *c);
     if (!c) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     c->ctx = ctx;
     c->desc = *d;
@@ -45,7 +45,7 @@ void ei_kv_cache_destroy(ei_kv_cache *c) {
     ei_buffer_destroy(c->v);
     ei_buffer_destroy(c->lens);
     ei_buffer_destroy(c->obs);
-    free(c);
+    ei_host_free(c->ctx, c);
 }
 
 ei_tensor ei_kv_cache_keys(const ei_kv_cache *c) { return (ei_tensor){c ? c->k : NULL, 0, c ? c->desc.dtype : EI_F32}; }

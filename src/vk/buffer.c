@@ -21,7 +21,7 @@ static ei_status buffer_alloc(ei_context *ctx, uint64_t bytes, VkMemoryPropertyF
         return ei_fail(ctx, EI_ERROR_OUT_OF_DEVICE_MEMORY,
                        "a buffer of %llu bytes exceeds the device's largest allocation (%llu bytes)",
                        (unsigned long long)bytes, (unsigned long long)ctx->max_allocation);
-    ei_buffer *b = calloc(1, sizeof *b);
+    ei_buffer *b = ei_host_alloc(ctx, sizeof *b);
     if (!b) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     b->ctx = ctx;
     b->size = bytes;
@@ -30,7 +30,7 @@ static ei_status buffer_alloc(ei_context *ctx, uint64_t bytes, VkMemoryPropertyF
                                .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                                .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    VkResult r = ctx->vk.vkCreateBuffer(ctx->device, &info, NULL, &b->buffer);
+    VkResult r = ctx->vk.vkCreateBuffer(ctx->device, &info, ei_vk_alloc(ctx), &b->buffer);
     ei_status st = EI_OK;
     if (r != VK_SUCCESS) st = ei_vk_fail(ctx, r, "vkCreateBuffer");
     VkMemoryRequirements req;
@@ -54,7 +54,7 @@ static ei_status buffer_alloc(ei_context *ctx, uint64_t bytes, VkMemoryPropertyF
         VkMemoryAllocateInfo alloc = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                       .allocationSize = req.size,
                                       .memoryTypeIndex = (uint32_t)type};
-        r = ctx->vk.vkAllocateMemory(ctx->device, &alloc, NULL, &b->memory);
+        r = ctx->vk.vkAllocateMemory(ctx->device, &alloc, ei_vk_alloc(ctx), &b->memory);
         if (r != VK_SUCCESS)
             st = ei_fail(ctx, ei_status_of(r), "allocating %llu bytes of device memory failed (VkResult %d)",
                          (unsigned long long)bytes, (int)r);
@@ -103,10 +103,10 @@ ei_status ei_buffer_create_mapped(ei_context *ctx, uint64_t bytes, ei_buffer **o
 void ei_buffer_destroy(ei_buffer *b) {
     if (!b) return;
     ei_context *ctx = b->ctx;
-    if (b->buffer) ctx->vk.vkDestroyBuffer(ctx->device, b->buffer, NULL);
-    if (b->memory) ctx->vk.vkFreeMemory(ctx->device, b->memory, NULL);
+    if (b->buffer) ctx->vk.vkDestroyBuffer(ctx->device, b->buffer, ei_vk_alloc(ctx));
+    if (b->memory) ctx->vk.vkFreeMemory(ctx->device, b->memory, ei_vk_alloc(ctx));
     ctx->memory_held -= b->held;
-    free(b);
+    ei_host_free(ctx, b);
 }
 
 uint64_t ei_buffer_size(const ei_buffer *b) { return b ? b->size : 0; }

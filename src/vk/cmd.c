@@ -12,7 +12,7 @@ ei_status ei_cmd_begin(ei_context *ctx, ei_cmd **out) {
     if (!ctx) return EI_ERROR_INVALID_ARGUMENT;
     if (!out) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_cmd_begin: out is NULL");
     *out = NULL;
-    ei_cmd *cmd = calloc(1, sizeof *cmd);
+    ei_cmd *cmd = ei_host_alloc(ctx, sizeof *cmd);
     if (!cmd) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     cmd->ctx = ctx;
     /* Work submitted before this recording may still have writes to land. */
@@ -25,14 +25,14 @@ ei_status ei_cmd_begin(ei_context *ctx, ei_cmd **out) {
     const char *what = "vkAllocateCommandBuffers";
     if (r == VK_SUCCESS) {
         VkFenceCreateInfo fence = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-        r = ctx->vk.vkCreateFence(ctx->device, &fence, NULL, &cmd->fence);
+        r = ctx->vk.vkCreateFence(ctx->device, &fence, ei_vk_alloc(ctx), &cmd->fence);
         what = "vkCreateFence";
     }
     if (r == VK_SUCCESS && (ctx->facts.features & EI_FEATURE_TIMESTAMPS)) {
         VkQueryPoolCreateInfo q = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
                                    .queryType = VK_QUERY_TYPE_TIMESTAMP,
                                    .queryCount = EI_MAX_TIMESTAMPS};
-        r = ctx->vk.vkCreateQueryPool(ctx->device, &q, NULL, &cmd->timestamps);
+        r = ctx->vk.vkCreateQueryPool(ctx->device, &q, ei_vk_alloc(ctx), &cmd->timestamps);
         what = "vkCreateQueryPool";
     }
     if (r == VK_SUCCESS) {
@@ -81,7 +81,7 @@ void ei_cmd_fill(ei_cmd *cmd, VkBuffer dst, VkDeviceSize offset, VkDeviceSize si
 
 static ei_status add_pool(ei_cmd *cmd) {
     ei_context *ctx = cmd->ctx;
-    VkDescriptorPool *grown = realloc(cmd->pools, (cmd->pool_count + 1) * sizeof *grown);
+    VkDescriptorPool *grown = ei_host_realloc(ctx, cmd->pools, (cmd->pool_count + 1) * sizeof *grown);
     if (!grown) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     cmd->pools = grown;
     VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * EI_MAX_BINDINGS};
@@ -89,7 +89,7 @@ static ei_status add_pool(ei_cmd *cmd) {
                                        .maxSets = SETS_PER_POOL,
                                        .poolSizeCount = 1,
                                        .pPoolSizes = &size};
-    VkResult r = ctx->vk.vkCreateDescriptorPool(ctx->device, &info, NULL, &cmd->pools[cmd->pool_count]);
+    VkResult r = ctx->vk.vkCreateDescriptorPool(ctx->device, &info, ei_vk_alloc(ctx), &cmd->pools[cmd->pool_count]);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateDescriptorPool");
     cmd->pool_count++;
     return EI_OK;
@@ -222,11 +222,11 @@ void ei_cmd_destroy(ei_cmd *cmd) {
     if (!cmd) return;
     ei_context *ctx = cmd->ctx;
     if (cmd->submitted && !cmd->finished) ctx->vk.vkWaitForFences(ctx->device, 1, &cmd->fence, VK_TRUE, UINT64_MAX);
-    if (cmd->timestamps) ctx->vk.vkDestroyQueryPool(ctx->device, cmd->timestamps, NULL);
-    if (cmd->fence) ctx->vk.vkDestroyFence(ctx->device, cmd->fence, NULL);
+    if (cmd->timestamps) ctx->vk.vkDestroyQueryPool(ctx->device, cmd->timestamps, ei_vk_alloc(ctx));
+    if (cmd->fence) ctx->vk.vkDestroyFence(ctx->device, cmd->fence, ei_vk_alloc(ctx));
     for (uint32_t i = 0; i < cmd->pool_count; i++)
-        ctx->vk.vkDestroyDescriptorPool(ctx->device, cmd->pools[i], NULL);
-    free(cmd->pools);
+        ctx->vk.vkDestroyDescriptorPool(ctx->device, cmd->pools[i], ei_vk_alloc(ctx));
+    ei_host_free(ctx, cmd->pools);
     if (cmd->cb) ctx->vk.vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &cmd->cb);
-    free(cmd);
+    ei_host_free(ctx, cmd);
 }

@@ -44,38 +44,40 @@ const ei_device_facts *ei_context_facts(const ei_context *ctx) { return ctx ? &c
 
 VkDevice ei_context_vk_device(const ei_context *ctx) { return ctx ? ctx->device : VK_NULL_HANDLE; }
 
-static int has_instance_layer(const char *name) {
+static int has_instance_layer(ei_context *ctx, const char *name) {
     uint32_t n = 0;
     if (vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return 0;
-    VkLayerProperties *p = malloc(n * sizeof *p);
+    VkLayerProperties *p = ei_host_alloc(ctx, n * sizeof *p);
     int found = 0;
     if (p && vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
         for (uint32_t i = 0; i < n && !found; i++)
             found = strcmp(p[i].layerName, name) == 0;
-    free(p);
+    ei_host_free(ctx, p);
     return found;
 }
 
-static int has_instance_extension(const char *name) {
+static int has_instance_extension(ei_context *ctx, const char *name) {
     uint32_t n = 0;
     if (vkEnumerateInstanceExtensionProperties(NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
-    VkExtensionProperties *p = malloc(n * sizeof *p);
+    VkExtensionProperties *p = ei_host_alloc(ctx, n * sizeof *p);
     int found = 0;
     if (p && vkEnumerateInstanceExtensionProperties(NULL, &n, p) == VK_SUCCESS)
         for (uint32_t i = 0; i < n && !found; i++)
             found = strcmp(p[i].extensionName, name) == 0;
-    free(p);
+    ei_host_free(ctx, p);
     return found;
 }
 
 static ei_status create_instance(ei_context *ctx, int validation) {
     const char *exts[2];
     uint32_t n_ext = 0;
-    int debug_utils = has_instance_extension(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    int debug_utils = has_instance_extension(ctx, VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
     if (debug_utils) exts[n_ext++] = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
-    int portability = has_instance_extension(VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME);
+    int portability = has_instance_extension(ctx, VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME);
     if (portability) exts[n_ext++] = VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
-    if (validation && !has_instance_layer(validation_layer))
+    int layer = validation && has_instance_layer(ctx, validation_layer);
+    if (ctx->host_failed) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    if (validation && !layer)
         return ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT,
                        "validation requested but %s is not installed (vulkan-validationlayers)", validation_layer);
     if (validation && !debug_utils)
@@ -111,7 +113,7 @@ static ei_status create_instance(ei_context *ctx, int validation) {
                                  .ppEnabledLayerNames = &validation_layer,
                                  .enabledExtensionCount = n_ext,
                                  .ppEnabledExtensionNames = exts};
-    VkResult r = vkCreateInstance(&info, NULL, &ctx->instance);
+    VkResult r = vkCreateInstance(&info, ei_vk_alloc(ctx), &ctx->instance);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateInstance");
     ctx->owns_instance = 1;
     volkLoadInstanceOnly(ctx->instance);
@@ -121,7 +123,7 @@ static ei_status create_instance(ei_context *ctx, int validation) {
         ctx->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
             ctx->instance, "vkDestroyDebugUtilsMessengerEXT");
         msg.pNext = NULL;
-        r = create ? create(ctx->instance, &msg, NULL, &ctx->messenger) : VK_ERROR_EXTENSION_NOT_PRESENT;
+        r = create ? create(ctx->instance, &msg, ei_vk_alloc(ctx), &ctx->messenger) : VK_ERROR_EXTENSION_NOT_PRESENT;
         if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateDebugUtilsMessengerEXT");
     }
     if (debug_utils)
@@ -131,12 +133,12 @@ static ei_status create_instance(ei_context *ctx, int validation) {
 }
 
 /* Why a physical device cannot host a context, or NULL when it can. */
-static const char *unsuitable(VkPhysicalDevice pd) {
+static const char *unsuitable(ei_context *ctx, VkPhysicalDevice pd) {
     VkPhysicalDeviceProperties p;
     vkGetPhysicalDeviceProperties(pd, &p);
     uint32_t family;
     if (p.apiVersion < EI_REQUIRED_API) return "Vulkan 1.2 is required";
-    if (!ei_device_compute_family(pd, &family, NULL)) return "no compute queue";
+    if (!ei_device_compute_family(ctx, pd, &family, NULL)) return "no compute queue";
     return NULL;
 }
 
@@ -178,11 +180,11 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
     VkResult r = vkEnumeratePhysicalDevices(ctx->instance, &n, NULL);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkEnumeratePhysicalDevices");
     if (n == 0) return ei_fail(ctx, EI_ERROR_NO_DEVICE, "no Vulkan device found (is a driver installed?)");
-    VkPhysicalDevice *pds = malloc(n * sizeof *pds);
+    VkPhysicalDevice *pds = ei_host_alloc(ctx, n * sizeof *pds);
     if (!pds) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     r = vkEnumeratePhysicalDevices(ctx->instance, &n, pds);
     if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
-        free(pds);
+        ei_host_free(ctx, pds);
         return ei_vk_fail(ctx, r, "vkEnumeratePhysicalDevices");
     }
     ei_status st = EI_OK;
@@ -190,7 +192,7 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
         if ((uint32_t)index >= n) {
             st = ei_fail(ctx, EI_ERROR_NO_DEVICE, "device index %d out of range (%u devices)", index, n);
         } else {
-            const char *why = unsuitable(pds[index]);
+            const char *why = unsuitable(ctx, pds[index]);
             if (why)
                 st = ei_fail(ctx, EI_ERROR_FEATURE_NOT_PRESENT, "device %d: %s", index, why);
             else
@@ -203,7 +205,7 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
             VkPhysicalDeviceProperties p;
             vkGetPhysicalDeviceProperties(pds[i], &p);
             if (name && !name_matches(p.deviceName, name)) continue;
-            const char *u = unsuitable(pds[i]);
+            const char *u = unsuitable(ctx, pds[i]);
             if (u) {
                 why = u;
                 continue;
@@ -217,7 +219,7 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
             st = ei_fail(ctx, EI_ERROR_NO_DEVICE, "no usable Vulkan device%s%s: %s", name ? " named " : "",
                          name ? name : "", why);
     }
-    free(pds);
+    ei_host_free(ctx, pds);
     return st;
 }
 
@@ -226,7 +228,7 @@ static ei_status pick_device(ei_context *ctx, int index, const char *name) {
  * Vulkan memory model its shaders declare), the rest are masked off. */
 static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
     VkPhysicalDevice pd = ctx->physical_device;
-    ei_device_compute_family(pd, &ctx->queue_family, &ctx->timestamp_valid_bits);
+    ei_device_compute_family(ctx, pd, &ctx->queue_family, &ctx->timestamp_valid_bits);
 
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
@@ -245,7 +247,7 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
     *enabled = ~(uint32_t)(EI_FEATURE_COOPERATIVE_MATRIX | EI_FEATURE_COOPERATIVE_MATRIX2 | EI_FEATURE_SHADER_BFLOAT16);
     /* With the memory model on, device-scope barriers (our other shaders
      * have them) need its device scope too. */
-    if (ei_device_has_extension(pd, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME) && f12.vulkanMemoryModel &&
+    if (ei_device_has_extension(ctx, pd, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME) && f12.vulkanMemoryModel &&
         f12.vulkanMemoryModelDeviceScope && f12.shaderFloat16 && f11.storageBuffer16BitAccess) {
         extensions[n_ext++] = VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME;
         e12.vulkanMemoryModel = VK_TRUE;
@@ -270,7 +272,7 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
                                .pQueueCreateInfos = &q,
                                .enabledExtensionCount = n_ext,
                                .ppEnabledExtensionNames = extensions};
-    VkResult r = vkCreateDevice(pd, &info, NULL, &ctx->device);
+    VkResult r = vkCreateDevice(pd, &info, ei_vk_alloc(ctx), &ctx->device);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateDevice");
     ctx->owns_device = 1;
     return EI_OK;
@@ -296,10 +298,10 @@ static ei_status finish(ei_context *ctx, uint32_t enabled, uint32_t required, ui
     VkCommandPoolCreateInfo pool = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                     .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
                                     .queueFamilyIndex = ctx->queue_family};
-    VkResult r = ctx->vk.vkCreateCommandPool(ctx->device, &pool, NULL, &ctx->command_pool);
+    VkResult r = ctx->vk.vkCreateCommandPool(ctx->device, &pool, ei_vk_alloc(ctx), &ctx->command_pool);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateCommandPool");
     VkPipelineCacheCreateInfo cache = {.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    r = ctx->vk.vkCreatePipelineCache(ctx->device, &cache, NULL, &ctx->pipeline_cache);
+    r = ctx->vk.vkCreatePipelineCache(ctx->device, &cache, ei_vk_alloc(ctx), &ctx->pipeline_cache);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreatePipelineCache");
     return EI_OK;
 }
@@ -311,6 +313,22 @@ static ei_status give_up(ei_context *ctx, ei_status st, char *error, size_t erro
     return st;
 }
 
+/* A zeroed context from the app's hooks (or malloc), hooks set. */
+static ei_context *new_context(const ei_allocator *a) {
+    ei_context bootstrap = {0};
+    ei_host_hooks(&bootstrap, a);
+    ei_context *ctx = ei_host_alloc(&bootstrap, sizeof *ctx);
+    if (ctx) ei_host_hooks(ctx, a);
+    return ctx;
+}
+
+/* A host allocation that failed during creation (where a probe of
+ * devices or extensions could only take it for "absent") explains whatever
+ * failed after it: the creation fails as out of host memory. */
+static ei_status host_check(ei_context *ctx, ei_status st) {
+    return ctx->host_failed ? ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory") : st;
+}
+
 ei_status ei_context_create(const ei_context_desc *desc_in, ei_context **out) {
     ei_context_desc desc = desc_in ? *desc_in : ei_context_desc_default();
     if (!out) {
@@ -318,7 +336,7 @@ ei_status ei_context_create(const ei_context_desc *desc_in, ei_context **out) {
         return EI_ERROR_INVALID_ARGUMENT;
     }
     *out = NULL;
-    ei_context *ctx = calloc(1, sizeof *ctx);
+    ei_context *ctx = new_context(desc.host_allocator);
     if (!ctx) {
         ei_write_error(desc.error, desc.error_size, "out of host memory");
         return EI_ERROR_OUT_OF_HOST_MEMORY;
@@ -335,6 +353,7 @@ ei_status ei_context_create(const ei_context_desc *desc_in, ei_context **out) {
     if (st == EI_OK) st = create_device(ctx, &enabled);
     if (st == EI_OK)
         st = finish(ctx, enabled & ~desc.disabled_features, desc.required_features, desc.max_binding_bytes);
+    st = host_check(ctx, st);
     ctx->memory_budget = desc.device_memory_budget;
     if (st != EI_OK) return give_up(ctx, st, desc.error, desc.error_size);
     *out = ctx;
@@ -353,7 +372,7 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
         return EI_ERROR_INVALID_ARGUMENT;
     }
     *out = NULL;
-    ei_context *ctx = calloc(1, sizeof *ctx);
+    ei_context *ctx = new_context(desc->host_allocator);
     if (!ctx) {
         ei_write_error(desc->error, desc->error_size, "out of host memory");
         return EI_ERROR_OUT_OF_HOST_MEMORY;
@@ -382,7 +401,7 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
 
     uint32_t n = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(ctx->physical_device, &n, NULL);
-    VkQueueFamilyProperties *q = malloc((n ? n : 1) * sizeof *q);
+    VkQueueFamilyProperties *q = ei_host_alloc(ctx, (n ? n : 1) * sizeof *q);
     if (!q) {
         ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         return give_up(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, desc->error, desc->error_size);
@@ -393,7 +412,7 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
                      desc->queue_family);
     else
         ctx->timestamp_valid_bits = q[desc->queue_family].timestampValidBits;
-    free(q);
+    ei_host_free(ctx, q);
     if (st != EI_OK) return give_up(ctx, st, desc->error, desc->error_size);
 
     /* Only what the app turned on counts: extensions from its list, and the
@@ -409,7 +428,7 @@ ei_status ei_context_adopt(const ei_adopt_desc *desc, ei_context **out) {
         enabled |= EI_FEATURE_COOPERATIVE_MATRIX;
     if (list_has(ext, n_ext, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME)) enabled |= EI_FEATURE_COOPERATIVE_MATRIX2;
     if (!list_has(ext, n_ext, VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME)) enabled &= ~(uint32_t)EI_FEATURE_SHADER_BFLOAT16;
-    st = finish(ctx, enabled & ~desc->disabled_features, desc->required_features, 0);
+    st = host_check(ctx, finish(ctx, enabled & ~desc->disabled_features, desc->required_features, 0));
     ctx->memory_budget = desc->device_memory_budget;
     if (st != EI_OK) return give_up(ctx, st, desc->error, desc->error_size);
     *out = ctx;
@@ -423,14 +442,16 @@ void ei_context_destroy(ei_context *ctx) {
          * their own fences when destroyed, and the app's work is its own. */
         if (ctx->owns_device) ctx->vk.vkDeviceWaitIdle(ctx->device);
         ei_pipelines_destroy(ctx);
-        if (ctx->pipeline_cache) ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, NULL);
-        if (ctx->command_pool) ctx->vk.vkDestroyCommandPool(ctx->device, ctx->command_pool, NULL);
-        if (ctx->owns_device) ctx->vk.vkDestroyDevice(ctx->device, NULL);
+        if (ctx->pipeline_cache) ctx->vk.vkDestroyPipelineCache(ctx->device, ctx->pipeline_cache, ei_vk_alloc(ctx));
+        if (ctx->command_pool) ctx->vk.vkDestroyCommandPool(ctx->device, ctx->command_pool, ei_vk_alloc(ctx));
+        if (ctx->owns_device) ctx->vk.vkDestroyDevice(ctx->device, ei_vk_alloc(ctx));
     }
     if (ctx->owns_instance) {
-        if (ctx->messenger && ctx->destroy_messenger) ctx->destroy_messenger(ctx->instance, ctx->messenger, NULL);
-        vkDestroyInstance(ctx->instance, NULL);
+        if (ctx->messenger && ctx->destroy_messenger)
+            ctx->destroy_messenger(ctx->instance, ctx->messenger, ei_vk_alloc(ctx));
+        vkDestroyInstance(ctx->instance, ei_vk_alloc(ctx));
     }
-    free(ctx->pipelines);
-    free(ctx);
+    ei_host_free(ctx, ctx->pipelines);
+    ei_context bootstrap = *ctx; /* the hooks outlive the block they sit in */
+    ei_host_free(&bootstrap, ctx);
 }

@@ -6,24 +6,24 @@
 
 #include "internal.h"
 
-int ei_device_has_extension(VkPhysicalDevice pd, const char *name) {
+int ei_device_has_extension(ei_context *ctx, VkPhysicalDevice pd, const char *name) {
     uint32_t n = 0;
     if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
-    VkExtensionProperties *ext = malloc(n * sizeof *ext);
+    VkExtensionProperties *ext = ei_host_alloc(ctx, n * sizeof *ext);
     if (!ext) return 0;
     int found = 0;
     if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, ext) == VK_SUCCESS)
         for (uint32_t i = 0; i < n && !found; i++)
             found = strcmp(ext[i].extensionName, name) == 0;
-    free(ext);
+    ei_host_free(ctx, ext);
     return found;
 }
 
-int ei_device_compute_family(VkPhysicalDevice pd, uint32_t *family, uint32_t *timestamp_bits) {
+int ei_device_compute_family(ei_context *ctx, VkPhysicalDevice pd, uint32_t *family, uint32_t *timestamp_bits) {
     uint32_t n = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, NULL);
     if (n == 0) return 0;
-    VkQueueFamilyProperties *q = malloc(n * sizeof *q);
+    VkQueueFamilyProperties *q = ei_host_alloc(ctx, n * sizeof *q);
     if (!q) return 0;
     vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, q);
     /* Prefer a family that can time its work; any compute family will do. */
@@ -36,7 +36,7 @@ int ei_device_compute_family(VkPhysicalDevice pd, uint32_t *family, uint32_t *ti
         *family = (uint32_t)best;
         if (timestamp_bits) *timestamp_bits = q[best].timestampValidBits;
     }
-    free(q);
+    ei_host_free(ctx, q);
     return best >= 0;
 }
 
@@ -56,7 +56,7 @@ static void query_coopmat_shapes(ei_context *ctx) {
             ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
     uint32_t n = 0;
     if (!get || get(ctx->physical_device, &n, NULL) != VK_SUCCESS || n == 0) return;
-    VkCooperativeMatrixPropertiesKHR *p = calloc(n, sizeof *p);
+    VkCooperativeMatrixPropertiesKHR *p = ei_host_alloc(ctx, n * sizeof *p);
     if (!p) return;
     for (uint32_t i = 0; i < n; i++)
         p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
@@ -75,7 +75,7 @@ static void query_coopmat_shapes(ei_context *ctx) {
             s->acc_type = c;
         }
     }
-    free(p);
+    ei_host_free(ctx, p);
 }
 
 static void query_memory(ei_context *ctx) {
@@ -107,8 +107,9 @@ void ei_device_query_facts(ei_context *ctx, uint32_t enabled_mask) {
     VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &p11};
     VkPhysicalDeviceProperties base;
     vkGetPhysicalDeviceProperties(ctx->physical_device, &base);
-    int has_size_control = base.apiVersion >= VK_API_VERSION_1_3 ||
-                           ei_device_has_extension(ctx->physical_device, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    int has_size_control =
+        base.apiVersion >= VK_API_VERSION_1_3 ||
+        ei_device_has_extension(ctx, ctx->physical_device, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     if (has_size_control) p12.pNext = &sizes;
     vkGetPhysicalDeviceProperties2(ctx->physical_device, &props);
     const VkPhysicalDeviceLimits *lim = &props.properties.limits;
@@ -145,11 +146,11 @@ void ei_device_query_facts(ei_context *ctx, uint32_t enabled_mask) {
     if (f12.shaderInt8) present |= EI_FEATURE_SHADER_INT8;
     if (f11.storageBuffer16BitAccess) present |= EI_FEATURE_STORAGE_16BIT;
     if (f12.storageBuffer8BitAccess) present |= EI_FEATURE_STORAGE_8BIT;
-    if (ei_device_has_extension(ctx->physical_device, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME))
+    if (ei_device_has_extension(ctx, ctx->physical_device, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME))
         present |= EI_FEATURE_COOPERATIVE_MATRIX;
-    if (ei_device_has_extension(ctx->physical_device, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME))
+    if (ei_device_has_extension(ctx, ctx->physical_device, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME))
         present |= EI_FEATURE_COOPERATIVE_MATRIX2;
-    if (ei_device_has_extension(ctx->physical_device, VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME))
+    if (ei_device_has_extension(ctx, ctx->physical_device, VK_KHR_SHADER_BFLOAT16_EXTENSION_NAME))
         present |= EI_FEATURE_SHADER_BFLOAT16;
     f->features = present & enabled_mask;
 

@@ -12,10 +12,10 @@ static int same_kernel(const ei_pipeline *p, const ei_kernel *k) {
 }
 
 static void pipeline_free(ei_context *ctx, ei_pipeline *p) {
-    if (p->pipeline) ctx->vk.vkDestroyPipeline(ctx->device, p->pipeline, NULL);
-    if (p->layout) ctx->vk.vkDestroyPipelineLayout(ctx->device, p->layout, NULL);
-    if (p->set_layout) ctx->vk.vkDestroyDescriptorSetLayout(ctx->device, p->set_layout, NULL);
-    free(p);
+    if (p->pipeline) ctx->vk.vkDestroyPipeline(ctx->device, p->pipeline, ei_vk_alloc(ctx));
+    if (p->layout) ctx->vk.vkDestroyPipelineLayout(ctx->device, p->layout, ei_vk_alloc(ctx));
+    if (p->set_layout) ctx->vk.vkDestroyDescriptorSetLayout(ctx->device, p->set_layout, ei_vk_alloc(ctx));
+    ei_host_free(ctx, p);
 }
 
 static ei_status create(ei_context *ctx, const ei_kernel *k, const ei_shader_blob *blob, ei_pipeline *p) {
@@ -27,7 +27,7 @@ static ei_status create(ei_context *ctx, const ei_kernel *k, const ei_shader_blo
                                               .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
     VkDescriptorSetLayoutCreateInfo set = {
         .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO, .bindingCount = k->bindings, .pBindings = b};
-    VkResult r = ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &set, NULL, &p->set_layout);
+    VkResult r = ctx->vk.vkCreateDescriptorSetLayout(ctx->device, &set, ei_vk_alloc(ctx), &p->set_layout);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateDescriptorSetLayout");
 
     VkPushConstantRange push = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .size = k->push_size};
@@ -36,13 +36,13 @@ static ei_status create(ei_context *ctx, const ei_kernel *k, const ei_shader_blo
                                          .pSetLayouts = &p->set_layout,
                                          .pushConstantRangeCount = k->push_size ? 1 : 0,
                                          .pPushConstantRanges = &push};
-    r = ctx->vk.vkCreatePipelineLayout(ctx->device, &layout, NULL, &p->layout);
+    r = ctx->vk.vkCreatePipelineLayout(ctx->device, &layout, ei_vk_alloc(ctx), &p->layout);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreatePipelineLayout");
 
     VkShaderModuleCreateInfo module_info = {
         .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO, .codeSize = blob->size, .pCode = blob->code};
     VkShaderModule module;
-    r = ctx->vk.vkCreateShaderModule(ctx->device, &module_info, NULL, &module);
+    r = ctx->vk.vkCreateShaderModule(ctx->device, &module_info, ei_vk_alloc(ctx), &module);
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateShaderModule");
 
     VkSpecializationMapEntry entries[EI_MAX_SPEC];
@@ -57,8 +57,8 @@ static ei_status create(ei_context *ctx, const ei_kernel *k, const ei_shader_blo
                                                   .pName = "main",
                                                   .pSpecializationInfo = k->spec_count ? &spec : NULL},
                                         .layout = p->layout};
-    r = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &info, NULL, &p->pipeline);
-    ctx->vk.vkDestroyShaderModule(ctx->device, module, NULL);
+    r = ctx->vk.vkCreateComputePipelines(ctx->device, ctx->pipeline_cache, 1, &info, ei_vk_alloc(ctx), &p->pipeline);
+    ctx->vk.vkDestroyShaderModule(ctx->device, module, ei_vk_alloc(ctx));
     if (r != VK_SUCCESS) return ei_vk_fail(ctx, r, "vkCreateComputePipelines");
     ei_vk_name(ctx, VK_OBJECT_TYPE_PIPELINE, (uint64_t)p->pipeline, p->shader);
     return EI_OK;
@@ -76,12 +76,12 @@ ei_status ei_pipeline_get(ei_context *ctx, const ei_kernel *k, ei_pipeline **out
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "shader '%s': too many bindings or constants", k->shader);
     if (ctx->pipeline_count == ctx->pipeline_capacity) {
         size_t cap = ctx->pipeline_capacity ? 2 * ctx->pipeline_capacity : 16;
-        ei_pipeline **grown = realloc(ctx->pipelines, cap * sizeof *grown);
+        ei_pipeline **grown = ei_host_realloc(ctx, ctx->pipelines, cap * sizeof *grown);
         if (!grown) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
         ctx->pipelines = grown;
         ctx->pipeline_capacity = cap;
     }
-    ei_pipeline *p = calloc(1, sizeof *p);
+    ei_pipeline *p = ei_host_alloc(ctx, sizeof *p);
     if (!p) return ei_fail(ctx, EI_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     p->shader = blob->name;
     p->bindings = k->bindings;
