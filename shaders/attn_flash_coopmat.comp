@@ -84,6 +84,20 @@ int key_of(int v, int nlist, int nv, int kb, uint list_at) {
     return v < nv ? kb + (v - nlist) : -1;
 }
 
+// This invocation's share of the K and V words of the tile starting at
+// virtual key v0, and each word's key (-1: past the end, zeros loaded).
+void fetch_tile(int v0, int nlist, int nv, int kb, uint list_at, uint hk, out uvec4 k[LPT], out uvec4 v[LPT],
+                out int keys[LPT]) {
+    [[unroll]] for (uint i = 0u; i < LPT; i++) {
+        uint e = gl_LocalInvocationID.x + i * WG;
+        int key = e < BC * D8 ? key_of(v0 + int(e / D8), nlist, nv, kb, list_at) : -1;
+        uint at = (uint(max(key, 0)) * pc.kv_heads + hk) * D8 + e % D8;
+        keys[i] = key;
+        k[i] = key >= 0 ? k_buf[pc.k_skip / 8u + at] : uvec4(0u);
+        v[i] = key >= 0 ? v_buf[pc.v_skip / 8u + at] : uvec4(0u);
+    }
+}
+
 void main() {
     const uint lid = gl_LocalInvocationID.x;
     const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
@@ -159,14 +173,7 @@ void main() {
     // The first tile's K and V into registers.
     uvec4 next_k[LPT], next_v[LPT];
     int next_key[LPT];
-    [[unroll]] for (uint i = 0u; i < LPT; i++) {
-        uint e = lid + i * WG, j = e / D8;
-        int key = e < BC * D8 ? key_of(int(j), nlist, nv, kb, list_at) : -1;
-        uint at = (uint(max(key, 0)) * pc.kv_heads + hk) * D8 + e % D8;
-        next_key[i] = key;
-        next_k[i] = key >= 0 ? k_buf[pc.k_skip / 8u + at] : uvec4(0u);
-        next_v[i] = key >= 0 ? v_buf[pc.v_skip / 8u + at] : uvec4(0u);
-    }
+    fetch_tile(0, nlist, nv, kb, list_at, hk, next_k, next_v, next_key);
 
     for (int v0 = 0; v0 < nv; v0 += int(BC)) {
         barrier(); // the last tile's K/V reads are done
@@ -180,16 +187,8 @@ void main() {
             }
         }
         barrier();
-        if (v0 + int(BC) < nv) { // the next tile's loads overlap this tile's math
-            [[unroll]] for (uint i = 0u; i < LPT; i++) {
-                uint e = lid + i * WG, j = e / D8;
-                int key = e < BC * D8 ? key_of(v0 + int(BC) + int(j), nlist, nv, kb, list_at) : -1;
-                uint at = (uint(max(key, 0)) * pc.kv_heads + hk) * D8 + e % D8;
-                next_key[i] = key;
-                next_k[i] = key >= 0 ? k_buf[pc.k_skip / 8u + at] : uvec4(0u);
-                next_v[i] = key >= 0 ? v_buf[pc.v_skip / 8u + at] : uvec4(0u);
-            }
-        }
+        if (v0 + int(BC) < nv) // the next tile's loads overlap this tile's math
+            fetch_tile(v0 + int(BC), nlist, nv, kb, list_at, hk, next_k, next_v, next_key);
 
         [[unroll]] for (uint n = 0u; n < NC; n++) {
             ACC s = ACC(0.0);
