@@ -106,27 +106,16 @@ static uint32_t coopmat_shared_bytes(uint32_t dim, uint32_t bc, uint32_t subgrou
     return 2 * bc * (dim / 8 + 1) * 16 + bc * 4 + subgroups * 16 * ((bc + 4) * 4 + 4) + 256 * 4;
 }
 
-static int has_f16_shape(const ei_context *ctx) {
-    for (uint32_t i = 0; i < ctx->facts.coopmat_shape_count; i++) {
-        const ei_coopmat_shape *s = &ctx->facts.coopmat_shapes[i];
-        if (s->m == 16 && s->n == 16 && s->k == 16 && s->a_type == EI_F16 && s->acc_type == EI_F32) return 1;
-    }
-    return 0;
-}
-
 /* Keys per tile of the cooperative-matrix path for this call, or 0 where it
  * cannot run: no 16x16x16 f16 shape, not f16, a subgroup size that may vary
  * or is below 16, K/V offsets not 16-byte aligned, or a build without it. */
 static uint32_t coopmat_tile(const ei_context *ctx, const ei_attention_desc *d, ei_dtype dtype, const uint32_t skip[4],
                              uint32_t subgroups) {
-    const ei_device_facts *f = &ctx->facts;
-    if (!(f->features & EI_FEATURE_COOPERATIVE_MATRIX) || dtype != EI_F16 || !has_f16_shape(ctx) ||
-        f->min_subgroup_size != f->max_subgroup_size || f->subgroup_size < 16 ||
-        subgroups * f->subgroup_size > f->max_workgroup_invocations || d->dim % 16 || skip[1] % 8 || skip[2] % 8 ||
-        skip[0] % 2 || skip[3] % 2 || !ei_shader_find("attn_flash_coopmat"))
+    if (dtype != EI_F16 || d->dim % 16 || skip[1] % 8 || skip[2] % 8 || skip[0] % 2 || skip[3] % 2 ||
+        !ei_coopmat_ready(ctx, "attn_flash_coopmat", subgroups))
         return 0;
     for (uint32_t bc = 64; bc >= 16; bc /= 2)
-        if (coopmat_shared_bytes(d->dim, bc, subgroups) <= f->max_shared_memory) return bc;
+        if (coopmat_shared_bytes(d->dim, bc, subgroups) <= ctx->facts.max_shared_memory) return bc;
     return 0;
 }
 

@@ -4,6 +4,12 @@
 
 #define MATMUL_WORKGROUP 64
 #define MATMUL_TOKENS 16 /* tokens per workgroup in prefill: each weight decoded once for 16 */
+/* matmul_coopmat.comp: 4 subgroups, 64 rows x 64 tokens a workgroup, columns
+ * in steps of 32; from this many tokens on (below, most of a tile would be
+ * padding, and short prompts and decode keep f32 activations). */
+#define COOPMAT_SUBGROUPS 4
+#define COOPMAT_TILE 64
+#define COOPMAT_MIN_TOKENS 64
 
 static int supported(uint32_t t) {
     return t == EI_GGML_F32 || t == EI_GGML_F16 || t == EI_GGML_BF16 || t == EI_GGML_Q4_0 || t == EI_GGML_Q4_1 ||
@@ -46,18 +52,30 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
      * whole workgroup and no reduction is needed. */
     uint32_t lanes = d->tokens == 1 && ctx->facts.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU ? 16 : 1;
     uint32_t tt = d->tokens == 1 ? 1 : MATMUL_TOKENS, gy = (d->tokens + tt - 1) / tt;
-    if (gy > ctx->facts.max_workgroup_count[1])
-        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_matmul: %u tokens at once are too many", d->tokens);
+    uint32_t per_group = MATMUL_WORKGROUP / lanes;
     ei_kernel k = {.shader = "matmul_quant",
                    .bindings = 3,
                    .push_size = sizeof p,
                    .spec_count = 7,
                    .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes}};
+    /* Many tokens: the cooperative-matrix kernel (f16 activations). */
+    if (d->tokens >= COOPMAT_MIN_TOKENS && d->cols % 32 == 0 &&
+        ei_coopmat_ready(ctx, "matmul_coopmat", COOPMAT_SUBGROUPS)) {
+        uint32_t wg = COOPMAT_SUBGROUPS * ctx->facts.subgroup_size;
+        k = (ei_kernel){.shader = "matmul_coopmat",
+                        .bindings = 3,
+                        .push_size = sizeof p,
+                        .spec_count = 5,
+                        .spec = {wg, wg, d->wtype, be, bb}};
+        per_group = COOPMAT_TILE;
+        gy = (d->tokens + COOPMAT_TILE - 1) / COOPMAT_TILE;
+    }
+    if (gy > ctx->facts.max_workgroup_count[1])
+        return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_matmul: %u tokens at once are too many", d->tokens);
     ei_pipeline *pipe;
     if ((st = ei_pipeline_get(ctx, &k, &pipe))) return st;
     /* Rows in pieces within the workgroup-count limit (vocabularies of
      * 262144 rows pass lavapipe's 65535) and the binding range. */
-    const uint32_t per_group = MATMUL_WORKGROUP / lanes;
     for (uint32_t r0 = 0; st == EI_OK && r0 < d->rows; r0 += p.piece_rows) {
         p.row_base = r0;
         st = ei_weight_piece(ctx, w, w_offset, row_bytes, d->rows, r0, ctx->facts.max_workgroup_count[0] * per_group,

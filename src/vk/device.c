@@ -78,6 +78,18 @@ static void query_coopmat_shapes(ei_context *ctx) {
     ei_host_free(ctx, p);
 }
 
+int ei_coopmat_ready(const ei_context *ctx, const char *shader, uint32_t subgroups) {
+    const ei_device_facts *f = &ctx->facts;
+    if (!(f->features & EI_FEATURE_COOPERATIVE_MATRIX) || f->min_subgroup_size != f->max_subgroup_size ||
+        f->subgroup_size < 16 || subgroups * f->subgroup_size > f->max_workgroup_invocations || !ei_shader_find(shader))
+        return 0;
+    for (uint32_t i = 0; i < f->coopmat_shape_count; i++) {
+        const ei_coopmat_shape *s = &f->coopmat_shapes[i];
+        if (s->m == 16 && s->n == 16 && s->k == 16 && s->a_type == EI_F16 && s->acc_type == EI_F32) return 1;
+    }
+    return 0;
+}
+
 static void query_memory(ei_context *ctx) {
     vkGetPhysicalDeviceMemoryProperties(ctx->physical_device, &ctx->memory);
     const VkPhysicalDeviceMemoryProperties *m = &ctx->memory;

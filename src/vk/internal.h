@@ -116,6 +116,11 @@ void ei_write_error(char *dst, size_t size, const char *msg);
  * in enabled_mask. */
 void ei_device_query_facts(ei_context *ctx, uint32_t enabled_mask);
 int ei_device_has_extension(ei_context *ctx, VkPhysicalDevice pd, const char *name);
+/* Whether `shader` (a *_coopmat one) can run here: the context has
+ * cooperative matrices with a 16x16x16 f16 -> f32 shape, a fixed subgroup
+ * size of at least 16 (workgroups of `subgroups` of them within the
+ * limit), and the build holds the shader. */
+int ei_coopmat_ready(const ei_context *ctx, const char *shader, uint32_t subgroups);
 /* The compute queue family to use (preferring one with timestamps). */
 int ei_device_compute_family(ei_context *ctx, VkPhysicalDevice pd, uint32_t *family, uint32_t *timestamp_bits);
 

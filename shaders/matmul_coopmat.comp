@@ -1,0 +1,105 @@
+#version 450
+// Y[t][r] = sum_c W[r][c] * X[t][c] on cooperative matrices
+// (GL_KHR_cooperative_matrix, 16x16x16 f16 in, f32 accumulation): what
+// matmul_quant.comp computes for many tokens, with the weight in its GGUF
+// type decoded (common/quant.glsl) and the activations rounded to f16 in
+// shared memory.
+//
+// A workgroup of 4 subgroups takes 64 rows x 64 tokens, each subgroup a
+// 32 x 32 quarter as 2 x 2 accumulators of Y^T = W X^T; the columns go by in
+// steps of 32. The result passes through shared memory so that partial
+// tiles (the last rows or tokens) are written element by element.
+// Needs cols % 32 == 0 (the host checks) and a fixed subgroup size.
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_control_flow_attributes : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint WG = 128; // 4 subgroups
+layout(constant_id = 2) const uint QTYPE = 0;
+layout(constant_id = 3) const uint BLOCK_ELEMS = 1;
+layout(constant_id = 4) const uint BLOCK_BYTES = 4;
+
+#include "common/quant.glsl"
+
+layout(set = 0, binding = 0) readonly buffer W { uint w_words[]; };
+layout(set = 0, binding = 1) readonly buffer X { vec4 x4[]; }; // x_skip % 4 == 0
+layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
+
+layout(push_constant) uniform Push {
+    uint rows, cols, tokens, row_base, piece_rows;
+    uint w_byte0, x_skip, y_skip;
+} pc;
+
+EI_DEFINE_QUANT(wq, w_words)
+
+#define ACC coopmat<float, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseAccumulator>
+#define MAT_A coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseA>
+#define MAT_B coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseB>
+
+const uint BM = 64u, BN = 64u, BK = 32u;
+const uint AS = BK + 8u;  // row stride of the W and X tiles, halves (the pad spreads banks)
+const uint CS = BN + 4u;  // row stride of the result tile, floats
+
+shared float16_t w_sh[BM * AS]; // [row][col]
+shared float16_t x_sh[BN * AS]; // [token][col]
+shared float y_sh[BM * CS];     // [row][token]
+
+void main() {
+    const uint lid = gl_LocalInvocationID.x, sg = gl_SubgroupID;
+    const uint r0 = gl_WorkGroupID.x * BM, t0 = gl_WorkGroupID.y * BN;
+    const uint sr = (sg / 2u) * 32u, st = (sg % 2u) * 32u; // this subgroup's quarter
+    const uint row_bytes = pc.cols / BLOCK_ELEMS * BLOCK_BYTES;
+
+    ACC acc[2][2];
+    [[unroll]] for (uint i = 0u; i < 2u; i++)
+        [[unroll]] for (uint j = 0u; j < 2u; j++) acc[i][j] = ACC(0.0);
+
+    for (uint c0 = 0u; c0 < pc.cols; c0 += BK) {
+        barrier(); // the last step's tiles are read
+        // 64 x 32 of each, four elements an invocation-step: rows (tokens)
+        // past the end load the last one and are never written.
+        for (uint e = lid; e < BM * BK / 4u; e += WG) {
+            uint rr = e / (BK / 4u), c = c0 + (e % (BK / 4u)) * 4u;
+            uint row = min(r0 + rr, pc.piece_rows - 1u), base = pc.w_byte0 + row * row_bytes;
+            vec4 w = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
+                                       : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
+            uint at = rr * AS + c - c0;
+            w_sh[at] = float16_t(w.x);
+            w_sh[at + 1u] = float16_t(w.y);
+            w_sh[at + 2u] = float16_t(w.z);
+            w_sh[at + 3u] = float16_t(w.w);
+            uint tok = min(t0 + rr, pc.tokens - 1u);
+            vec4 x = x4[(pc.x_skip + tok * pc.cols + c) / 4u];
+            x_sh[at] = float16_t(x.x);
+            x_sh[at + 1u] = float16_t(x.y);
+            x_sh[at + 2u] = float16_t(x.z);
+            x_sh[at + 3u] = float16_t(x.w);
+        }
+        barrier();
+        [[unroll]] for (uint k = 0u; k < BK; k += 16u) {
+            MAT_A a[2];
+            MAT_B b[2];
+            [[unroll]] for (uint i = 0u; i < 2u; i++)
+                coopMatLoad(a[i], w_sh, (sr + 16u * i) * AS + k, AS, gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0u; j < 2u; j++) // X^T: element (col, token) at token * AS + col
+                coopMatLoad(b[j], x_sh, (st + 16u * j) * AS + k, AS, gl_CooperativeMatrixLayoutColumnMajor);
+            [[unroll]] for (uint i = 0u; i < 2u; i++)
+                [[unroll]] for (uint j = 0u; j < 2u; j++) acc[i][j] = coopMatMulAdd(a[i], b[j], acc[i][j]);
+        }
+    }
+
+    [[unroll]] for (uint i = 0u; i < 2u; i++)
+        [[unroll]] for (uint j = 0u; j < 2u; j++)
+            coopMatStore(acc[i][j], y_sh, (sr + 16u * i) * CS + st + 16u * j, CS, gl_CooperativeMatrixLayoutRowMajor);
+    barrier();
+    // Token-major out: consecutive invocations write consecutive rows.
+    for (uint e = lid; e < BM * BN; e += WG) {
+        uint tt = e / BM, rr = e % BM;
+        if (r0 + rr < pc.piece_rows && t0 + tt < pc.tokens)
+            y[pc.y_skip + (t0 + tt) * pc.rows + pc.row_base + r0 + rr] = y_sh[rr * CS + tt];
+    }
+}
