@@ -5,11 +5,12 @@
 // type decoded (common/quant.glsl) and the activations rounded to f16 in
 // shared memory.
 //
-// A workgroup of 4 subgroups takes 64 rows x 64 tokens, each subgroup a
-// 32 x 32 quarter as 2 x 2 accumulators of Y^T = W X^T; the columns go by in
-// steps of 32. The result passes through shared memory so that partial
-// tiles (the last rows or tokens) are written element by element.
-// Needs cols % 32 == 0 (the host checks) and a fixed subgroup size.
+// A workgroup of 4 subgroups takes 128 rows x 64 tokens, each subgroup 32
+// rows x 64 tokens as 2 x 4 accumulators of Y^T = W X^T; the columns go by
+// in steps of 64. Tiles sit in shared memory as f16 pairs in 32-bit words;
+// the result passes through the same memory so that partial tiles (the
+// last rows or tokens) are written element by element.
+// Needs cols % 64 == 0 (the host checks) and a fixed subgroup size.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -40,66 +41,65 @@ EI_DEFINE_QUANT(wq, w_words)
 #define MAT_A coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseA>
 #define MAT_B coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseB>
 
-const uint BM = 64u, BN = 64u, BK = 32u;
-const uint AS = BK + 8u;  // row stride of the W and X tiles, halves (the pad spreads banks)
-const uint CS = BN + 4u;  // row stride of the result tile, floats
+const uint BM = 128u, BN = 64u, BK = 64u;
+const uint AS = BK / 2u + 4u; // row stride of the W and X tiles, words of two halves (the pad spreads banks)
+const uint CS = BN + 4u;      // row stride of the result tile, floats
+const uint X0 = BM * AS;      // the X tile's first word
 
-shared float16_t w_sh[BM * AS]; // [row][col]
-shared float16_t x_sh[BN * AS]; // [token][col]
-shared float y_sh[BM * CS];     // [row][token]
+shared float sh[BM * CS]; // W [row][col] and X [token][col] pairs; then Y^T [row][token]
+
+// Four consecutive f16 values as two words at word `at`.
+void put4(uint at, vec4 v) {
+    sh[at] = uintBitsToFloat(packHalf2x16(v.xy));
+    sh[at + 1u] = uintBitsToFloat(packHalf2x16(v.zw));
+}
 
 void main() {
     const uint lid = gl_LocalInvocationID.x, sg = gl_SubgroupID;
     const uint r0 = gl_WorkGroupID.x * BM, t0 = gl_WorkGroupID.y * BN;
-    const uint sr = (sg / 2u) * 32u, st = (sg % 2u) * 32u; // this subgroup's quarter
+    const uint sr = sg * 32u; // this subgroup's rows
     const uint row_bytes = pc.cols / BLOCK_ELEMS * BLOCK_BYTES;
 
-    ACC acc[2][2];
+    ACC acc[2][4];
     [[unroll]] for (uint i = 0u; i < 2u; i++)
-        [[unroll]] for (uint j = 0u; j < 2u; j++) acc[i][j] = ACC(0.0);
+        [[unroll]] for (uint j = 0u; j < 4u; j++) acc[i][j] = ACC(0.0);
 
     for (uint c0 = 0u; c0 < pc.cols; c0 += BK) {
         barrier(); // the last step's tiles are read
-        // 64 x 32 of each, four elements an invocation-step: rows (tokens)
-        // past the end load the last one and are never written.
+        // Four elements an invocation-step; rows (tokens) past the end load
+        // the last one and are never written.
         for (uint e = lid; e < BM * BK / 4u; e += WG) {
-            uint rr = e / (BK / 4u), c = c0 + (e % (BK / 4u)) * 4u;
+            uint rr = e / (BK / 4u), q = e % (BK / 4u), c = c0 + q * 4u;
             uint row = min(r0 + rr, pc.piece_rows - 1u), base = pc.w_byte0 + row * row_bytes;
-            vec4 w = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
-                                       : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
-            uint at = rr * AS + c - c0;
-            w_sh[at] = float16_t(w.x);
-            w_sh[at + 1u] = float16_t(w.y);
-            w_sh[at + 2u] = float16_t(w.z);
-            w_sh[at + 3u] = float16_t(w.w);
-            uint tok = min(t0 + rr, pc.tokens - 1u);
-            vec4 x = x4[(pc.x_skip + tok * pc.cols + c) / 4u];
-            x_sh[at] = float16_t(x.x);
-            x_sh[at + 1u] = float16_t(x.y);
-            x_sh[at + 2u] = float16_t(x.z);
-            x_sh[at + 3u] = float16_t(x.w);
+            put4(rr * AS + 2u * q, BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
+                                                     : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS));
+        }
+        for (uint e = lid; e < BN * BK / 4u; e += WG) {
+            uint tt = e / (BK / 4u), q = e % (BK / 4u), tok = min(t0 + tt, pc.tokens - 1u);
+            put4(X0 + tt * AS + 2u * q, x4[(pc.x_skip + tok * pc.cols + c0 + q * 4u) / 4u]);
         }
         barrier();
-        [[unroll]] for (uint k = 0u; k < BK; k += 16u) {
+        [[unroll]] for (uint k = 0u; k < BK / 2u; k += 8u) { // 16 columns = 8 words
             MAT_A a[2];
-            MAT_B b[2];
             [[unroll]] for (uint i = 0u; i < 2u; i++)
-                coopMatLoad(a[i], w_sh, (sr + 16u * i) * AS + k, AS, gl_CooperativeMatrixLayoutRowMajor);
-            [[unroll]] for (uint j = 0u; j < 2u; j++) // X^T: element (col, token) at token * AS + col
-                coopMatLoad(b[j], x_sh, (st + 16u * j) * AS + k, AS, gl_CooperativeMatrixLayoutColumnMajor);
-            [[unroll]] for (uint i = 0u; i < 2u; i++)
-                [[unroll]] for (uint j = 0u; j < 2u; j++) acc[i][j] = coopMatMulAdd(a[i], b[j], acc[i][j]);
+                coopMatLoad(a[i], sh, (sr + 16u * i) * AS + k, AS, gl_CooperativeMatrixLayoutRowMajor);
+            [[unroll]] for (uint j = 0u; j < 4u; j++) {
+                MAT_B b; // X^T: element (col, token) at token * AS + col / 2
+                coopMatLoad(b, sh, X0 + 16u * j * AS + k, AS, gl_CooperativeMatrixLayoutColumnMajor);
+                [[unroll]] for (uint i = 0u; i < 2u; i++) acc[i][j] = coopMatMulAdd(a[i], b, acc[i][j]);
+            }
         }
     }
 
+    barrier(); // the tiles are read: the result goes over them
     [[unroll]] for (uint i = 0u; i < 2u; i++)
-        [[unroll]] for (uint j = 0u; j < 2u; j++)
-            coopMatStore(acc[i][j], y_sh, (sr + 16u * i) * CS + st + 16u * j, CS, gl_CooperativeMatrixLayoutRowMajor);
+        [[unroll]] for (uint j = 0u; j < 4u; j++)
+            coopMatStore(acc[i][j], sh, (sr + 16u * i) * CS + 16u * j, CS, gl_CooperativeMatrixLayoutRowMajor);
     barrier();
     // Token-major out: consecutive invocations write consecutive rows.
     for (uint e = lid; e < BM * BN; e += WG) {
         uint tt = e / BM, rr = e % BM;
         if (r0 + rr < pc.piece_rows && t0 + tt < pc.tokens)
-            y[pc.y_skip + (t0 + tt) * pc.rows + pc.row_base + r0 + rr] = y_sh[rr * CS + tt];
+            y[pc.y_skip + (t0 + tt) * pc.rows + pc.row_base + r0 + rr] = sh[rr * CS + tt];
     }
 }

@@ -4,11 +4,14 @@
 
 #define MATMUL_WORKGROUP 64
 #define MATMUL_TOKENS 16 /* tokens per workgroup in prefill: each weight decoded once for 16 */
-/* matmul_coopmat.comp: 4 subgroups, 64 rows x 64 tokens a workgroup, columns
- * in steps of 32; from this many tokens on (below, most of a tile would be
- * padding, and short prompts and decode keep f32 activations). */
+/* matmul_coopmat.comp: 4 subgroups, 128 rows x 64 tokens a workgroup,
+ * columns in steps of 64; from COOPMAT_MIN_TOKENS tokens on (below, most of
+ * a tile would be padding, and short prompts and decode keep f32
+ * activations). */
 #define COOPMAT_SUBGROUPS 4
-#define COOPMAT_TILE 64
+#define COOPMAT_ROWS 128
+#define COOPMAT_TOKENS 64
+#define COOPMAT_COLS 64
 #define COOPMAT_MIN_TOKENS 64
 
 static int supported(uint32_t t) {
@@ -59,7 +62,7 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
                    .spec_count = 7,
                    .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes}};
     /* Many tokens: the cooperative-matrix kernel (f16 activations). */
-    if (d->tokens >= COOPMAT_MIN_TOKENS && d->cols % 32 == 0 &&
+    if (d->tokens >= COOPMAT_MIN_TOKENS && d->cols % COOPMAT_COLS == 0 &&
         ei_coopmat_ready(ctx, "matmul_coopmat", COOPMAT_SUBGROUPS)) {
         uint32_t wg = COOPMAT_SUBGROUPS * ctx->facts.subgroup_size;
         k = (ei_kernel){.shader = "matmul_coopmat",
@@ -67,8 +70,8 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
                         .push_size = sizeof p,
                         .spec_count = 5,
                         .spec = {wg, wg, d->wtype, be, bb}};
-        per_group = COOPMAT_TILE;
-        gy = (d->tokens + COOPMAT_TILE - 1) / COOPMAT_TILE;
+        per_group = COOPMAT_ROWS;
+        gy = (d->tokens + COOPMAT_TOKENS - 1) / COOPMAT_TOKENS;
     }
     if (gy > ctx->facts.max_workgroup_count[1])
         return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_matmul: %u tokens at once are too many", d->tokens);
