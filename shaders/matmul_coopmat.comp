@@ -7,10 +7,11 @@
 //
 // A workgroup of 4 subgroups takes 128 rows x 64 tokens, each subgroup 32
 // rows x 64 tokens as 2 x 4 accumulators of Y^T = W X^T; the columns go by
-// in steps of 64. Tiles sit in shared memory as f16 pairs in 32-bit words;
-// the result passes through the same memory so that partial tiles (the
-// last rows or tokens) are written element by element.
-// Needs cols % 64 == 0 (the host checks) and a fixed subgroup size.
+// in steps of 32, the next step's weights and activations read into
+// registers while this step's products run. Tiles sit in shared memory as
+// f16 pairs in 32-bit words; the result passes through the same memory so
+// that partial tiles (the last rows or tokens) are written element by
+// element. Needs cols % 32 == 0 (the host checks) and a fixed subgroup size.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_KHR_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
@@ -41,10 +42,11 @@ EI_DEFINE_QUANT(wq, w_words)
 #define MAT_A coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseA>
 #define MAT_B coopmat<float16_t, gl_ScopeSubgroup, 16u, 16u, gl_MatrixUseB>
 
-const uint BM = 128u, BN = 64u, BK = 64u;
+const uint BM = 128u, BN = 64u, BK = 32u;
 const uint AS = BK / 2u + 4u; // row stride of the W and X tiles, words of two halves (the pad spreads banks)
 const uint CS = BN + 4u;      // row stride of the result tile, floats
 const uint X0 = BM * AS;      // the X tile's first word
+const uint WQ = BM * BK / 4u / WG, XQ = BN * BK / 4u / WG; // quads of four each invocation reads a step
 
 shared float sh[BM * CS]; // W [row][col] and X [token][col] pairs; then Y^T [row][token]
 
@@ -54,31 +56,45 @@ void put4(uint at, vec4 v) {
     sh[at + 1u] = uintBitsToFloat(packHalf2x16(v.zw));
 }
 
+// This invocation's quads of the step at column c0: rows (tokens) past the
+// end read the last one and are never written.
+void fetch(uint c0, uint r0, uint t0, out vec4 w[WQ], out vec4 x[XQ]) {
+    const uint row_bytes = pc.cols / BLOCK_ELEMS * BLOCK_BYTES;
+    [[unroll]] for (uint i = 0u; i < WQ; i++) {
+        uint e = gl_LocalInvocationID.x + i * WG, c = c0 + (e % (BK / 4u)) * 4u;
+        uint base = pc.w_byte0 + min(r0 + e / (BK / 4u), pc.piece_rows - 1u) * row_bytes;
+        w[i] = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
+                                 : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
+    }
+    [[unroll]] for (uint i = 0u; i < XQ; i++) {
+        uint e = gl_LocalInvocationID.x + i * WG, tok = min(t0 + e / (BK / 4u), pc.tokens - 1u);
+        x[i] = x4[(pc.x_skip + tok * pc.cols + c0 + (e % (BK / 4u)) * 4u) / 4u];
+    }
+}
+
 void main() {
     const uint lid = gl_LocalInvocationID.x, sg = gl_SubgroupID;
     const uint r0 = gl_WorkGroupID.x * BM, t0 = gl_WorkGroupID.y * BN;
     const uint sr = sg * 32u; // this subgroup's rows
-    const uint row_bytes = pc.cols / BLOCK_ELEMS * BLOCK_BYTES;
 
     ACC acc[2][4];
     [[unroll]] for (uint i = 0u; i < 2u; i++)
         [[unroll]] for (uint j = 0u; j < 4u; j++) acc[i][j] = ACC(0.0);
 
+    vec4 wn[WQ], xn[XQ];
+    fetch(0u, r0, t0, wn, xn);
     for (uint c0 = 0u; c0 < pc.cols; c0 += BK) {
         barrier(); // the last step's tiles are read
-        // Four elements an invocation-step; rows (tokens) past the end load
-        // the last one and are never written.
-        for (uint e = lid; e < BM * BK / 4u; e += WG) {
-            uint rr = e / (BK / 4u), q = e % (BK / 4u), c = c0 + q * 4u;
-            uint row = min(r0 + rr, pc.piece_rows - 1u), base = pc.w_byte0 + row * row_bytes;
-            put4(rr * AS + 2u * q, BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
-                                                     : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS));
+        [[unroll]] for (uint i = 0u; i < WQ; i++) {
+            uint e = lid + i * WG;
+            put4((e / (BK / 4u)) * AS + 2u * (e % (BK / 4u)), wn[i]);
         }
-        for (uint e = lid; e < BN * BK / 4u; e += WG) {
-            uint tt = e / (BK / 4u), q = e % (BK / 4u), tok = min(t0 + tt, pc.tokens - 1u);
-            put4(X0 + tt * AS + 2u * q, x4[(pc.x_skip + tok * pc.cols + c0 + q * 4u) / 4u]);
+        [[unroll]] for (uint i = 0u; i < XQ; i++) {
+            uint e = lid + i * WG;
+            put4(X0 + (e / (BK / 4u)) * AS + 2u * (e % (BK / 4u)), xn[i]);
         }
         barrier();
+        if (c0 + BK < pc.cols) fetch(c0 + BK, r0, t0, wn, xn);
         [[unroll]] for (uint k = 0u; k < BK / 2u; k += 8u) { // 16 columns = 8 words
             MAT_A a[2];
             [[unroll]] for (uint i = 0u; i < 2u; i++)

@@ -26,10 +26,12 @@
 #include <time.h>
 
 #include <entropyinfer.h>
+#include <entropyinfer_gguf.h>
 
 typedef struct args {
     const char *op, *method, *inputs, *kv;
     unsigned len, heads, kv_heads, dim, reps, max_len;
+    unsigned rows, cols; /* matmul: the weight's shape (F16), len tokens */
     ei_dtype dtype;
     int json, sweep, portable;
 } args;
@@ -125,7 +127,7 @@ static ei_status plant_sinks(ei_buffer *k, const args *a, uint32_t block) {
 
 typedef struct bench_case {
     const args *a;
-    int op; /* 0 attn, 1 decode, 2 prefill */
+    int op; /* 0 attn, 1 decode, 2 prefill, 3 matmul */
     ei_attention_desc d;
     ei_entropy_config cfg;
     ei_tensor q, k, v, o, s;
@@ -137,6 +139,10 @@ typedef struct bench_case {
  * profile (0) and the attention (1). */
 static ei_status record(ei_cmd *cmd, const bench_case *c, int phase) {
     const ei_attention_desc *d = &c->d;
+    if (c->op == 3) { /* weight in q (F16), activations in k, result in o */
+        ei_matmul_desc md = {c->a->rows, c->a->cols, d->q_len, EI_GGML_F16};
+        return ei_matmul(cmd, &md, c->q.buffer, 0, c->k, c->o);
+    }
     if (c->op == 0) return ei_attention_prefill(cmd, d, c->q, c->k, c->v, c->o);
     if (c->op == 1) return ei_kv_cache_attend(cmd, c->cache, d, c->q, c->o, c->s);
     return phase == 0 ? ei_prefill_profile(cmd, d, &c->cfg, 1, c->q, c->k, c->scratch)
@@ -230,50 +236,29 @@ done:
 }
 
 /* One case: medians of the phases over reps runs, after a warm-up. */
-static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *r) {
-    bench_case c = {.a = a, .op = strcmp(a->op, "attn") == 0 ? 0 : strcmp(a->op, "decode") == 0 ? 1 : 2};
-    c.d = (ei_attention_desc){c.op == 1 ? 1 : len, len, a->heads, a->kv_heads, a->dim, 0, 1, 0, 0};
-    c.cfg = ei_entropy_config_default();
-    for (int m = 0; m < 4; m++)
-        if (strcmp(a->method, methods[m]) == 0) c.cfg.mode = (ei_prefill_mode)m;
-    int phases = c.op == 2 ? 2 : 1;
-    memset(r, 0, sizeof *r);
-    ei_prefill_layout layout = {0};
-    size_t es = ei_dtype_size(a->dtype);
-    uint64_t q_n = (uint64_t)c.d.q_len * c.d.heads * c.d.dim, kv_n = (uint64_t)len * c.d.kv_heads * c.d.dim;
+/* Warm-up, then c->a->reps timed runs of `phases` phases in one recording:
+ * medians into r->ms and r->phase_ms. */
+static ei_status time_runs(ei_context *ctx, const bench_case *c, int phases, result *r) {
     ei_status st = EI_OK;
-    if (c.op == 2 && (st = ei_prefill_layout_of(ctx, &c.d, &c.cfg, 1, &layout)) == EI_OK) r->scratch = layout.bytes;
-    ei_buffer *q = NULL, *k = NULL, *v = NULL, *o = NULL, *s = NULL;
     ei_cmd *cmd = NULL;
-    int structured = strcmp(a->inputs, "structured") == 0;
-    if (st || (st = ei_buffer_create(ctx, q_n * es, &q)) || (st = ei_buffer_create(ctx, kv_n * es, &k)) ||
-        (st = ei_buffer_create(ctx, kv_n * es, &v)) || (st = ei_buffer_create(ctx, q_n * es, &o)) ||
-        (r->scratch && (st = ei_buffer_create(ctx, r->scratch, &s))) ||
-        (st = fill_random(q, q_n, a->dtype, 1, structured)) || (st = fill_random(k, kv_n, a->dtype, 2, 0)) ||
-        (st = fill_random(v, kv_n, a->dtype, 3, 0)) || (structured && (st = plant_sinks(k, a, c.cfg.block_size))))
-        goto done;
-    c.q = (ei_tensor){q, 0, a->dtype}, c.k = (ei_tensor){k, 0, a->dtype}, c.v = (ei_tensor){v, 0, a->dtype};
-    c.o = (ei_tensor){o, 0, a->dtype};
-    if (c.op == 1 && (st = build_cache(ctx, a, &c, len, &s, r))) goto done;
-    c.s = (ei_tensor){s, 0, EI_F32}, c.scratch = s;
     /* Warm up for 200 ms (or 200 runs): a GPU idle while the inputs were
      * made runs the first short kernels at a lower clock. */
     double start = now_ms();
     for (int i = 0; st == EI_OK && i < 200 && now_ms() - start < 200; i++) {
         if ((st = ei_cmd_begin(ctx, &cmd)) == EI_OK) {
             for (int p = 0; st == EI_OK && p < phases; p++)
-                st = record(cmd, &c, p);
+                st = record(cmd, c, p);
             if (st == EI_OK) st = ei_cmd_run(cmd);
         }
         ei_cmd_destroy(cmd);
         cmd = NULL;
     }
     /* Then reps runs in one recording, a timestamp before each phase. */
-    uint32_t reps = a->reps, t[EI_MAX_TIMESTAMPS];
-    if (st != EI_OK || (st = ei_cmd_begin(ctx, &cmd))) goto done;
+    uint32_t reps = c->a->reps, t[EI_MAX_TIMESTAMPS];
+    if (st == EI_OK) st = ei_cmd_begin(ctx, &cmd);
     for (uint32_t i = 0; st == EI_OK && i < reps; i++)
         for (int p = 0; st == EI_OK && p < phases; p++)
-            if ((st = ei_cmd_timestamp(cmd, &t[i * phases + p])) == EI_OK) st = record(cmd, &c, p);
+            if ((st = ei_cmd_timestamp(cmd, &t[i * phases + p])) == EI_OK) st = record(cmd, c, p);
     if (st == EI_OK) st = ei_cmd_timestamp(cmd, &t[reps * phases]);
     if (st == EI_OK) st = ei_cmd_run(cmd);
     double total[EI_MAX_TIMESTAMPS], part[2][EI_MAX_TIMESTAMPS];
@@ -286,10 +271,61 @@ static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *
         r->ms = median(total, reps);
         for (int p = 0; p < phases; p++)
             r->phase_ms[p] = median(part[p], reps);
-        if (c.op == 2) st = keep_stats(&c, &layout, r);
     }
-done:
     ei_cmd_destroy(cmd);
+    return st;
+}
+
+/* matmul: an F16 weight [rows][cols] against len tokens of f32. */
+static ei_status run_matmul(ei_context *ctx, bench_case *c, result *r) {
+    const args *a = c->a;
+    uint64_t w_n = (uint64_t)a->rows * a->cols, x_n = (uint64_t)c->d.q_len * a->cols,
+             y_n = (uint64_t)c->d.q_len * a->rows;
+    ei_buffer *w = NULL, *x = NULL, *y = NULL;
+    ei_status st;
+    if (!(st = ei_buffer_create(ctx, w_n * 2, &w)) && !(st = ei_buffer_create(ctx, x_n * 4, &x)) &&
+        !(st = ei_buffer_create(ctx, y_n * 4, &y)) && !(st = fill_random(w, w_n, EI_F16, 1, 0)) &&
+        !(st = fill_random(x, x_n, EI_F32, 2, 0))) {
+        c->q = (ei_tensor){w, 0, EI_F16}, c->k = (ei_tensor){x, 0, EI_F32}, c->o = (ei_tensor){y, 0, EI_F32};
+        st = time_runs(ctx, c, 1, r);
+    }
+    ei_buffer_destroy(w), ei_buffer_destroy(x), ei_buffer_destroy(y);
+    return st;
+}
+
+static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *r) {
+    bench_case c = {.a = a,
+                    .op = strcmp(a->op, "attn") == 0     ? 0
+                          : strcmp(a->op, "decode") == 0 ? 1
+                          : strcmp(a->op, "matmul") == 0 ? 3
+                                                         : 2};
+    c.d = (ei_attention_desc){c.op == 1 ? 1 : len, len, a->heads, a->kv_heads, a->dim, 0, 1, 0, 0};
+    c.cfg = ei_entropy_config_default();
+    for (int m = 0; m < 4; m++)
+        if (strcmp(a->method, methods[m]) == 0) c.cfg.mode = (ei_prefill_mode)m;
+    int phases = c.op == 2 ? 2 : 1;
+    memset(r, 0, sizeof *r);
+    ei_prefill_layout layout = {0};
+    size_t es = ei_dtype_size(a->dtype);
+    uint64_t q_n = (uint64_t)c.d.q_len * c.d.heads * c.d.dim, kv_n = (uint64_t)len * c.d.kv_heads * c.d.dim;
+    ei_status st = EI_OK;
+    if (c.op == 3) return run_matmul(ctx, &c, r);
+    if (c.op == 2 && (st = ei_prefill_layout_of(ctx, &c.d, &c.cfg, 1, &layout)) == EI_OK) r->scratch = layout.bytes;
+    ei_buffer *q = NULL, *k = NULL, *v = NULL, *o = NULL, *s = NULL;
+    int structured = strcmp(a->inputs, "structured") == 0;
+    if (st || (st = ei_buffer_create(ctx, q_n * es, &q)) || (st = ei_buffer_create(ctx, kv_n * es, &k)) ||
+        (st = ei_buffer_create(ctx, kv_n * es, &v)) || (st = ei_buffer_create(ctx, q_n * es, &o)) ||
+        (r->scratch && (st = ei_buffer_create(ctx, r->scratch, &s))) ||
+        (st = fill_random(q, q_n, a->dtype, 1, structured)) || (st = fill_random(k, kv_n, a->dtype, 2, 0)) ||
+        (st = fill_random(v, kv_n, a->dtype, 3, 0)) || (structured && (st = plant_sinks(k, a, c.cfg.block_size))))
+        goto done;
+    c.q = (ei_tensor){q, 0, a->dtype}, c.k = (ei_tensor){k, 0, a->dtype}, c.v = (ei_tensor){v, 0, a->dtype};
+    c.o = (ei_tensor){o, 0, a->dtype};
+    if (c.op == 1 && (st = build_cache(ctx, a, &c, len, &s, r))) goto done;
+    c.s = (ei_tensor){s, 0, EI_F32}, c.scratch = s;
+    st = time_runs(ctx, &c, phases, r);
+    if (st == EI_OK && c.op == 2) st = keep_stats(&c, &layout, r);
+done:
     ei_buffer_destroy(q), ei_buffer_destroy(k), ei_buffer_destroy(v), ei_buffer_destroy(o), ei_buffer_destroy(s);
     ei_kv_cache_destroy(c.cache);
     return st;
@@ -297,7 +333,8 @@ done:
 
 static void report(const ei_context *ctx, const args *a, unsigned len, const result *r) {
     int decode = strcmp(a->op, "decode") == 0, prefill = strcmp(a->op, "prefill") == 0;
-    double flops = 4.0 * a->heads * a->dim * (double)len * len / 2.0;
+    int matmul = strcmp(a->op, "matmul") == 0;
+    double flops = matmul ? 2.0 * a->rows * a->cols * len : 4.0 * a->heads * a->dim * (double)len * len / 2.0;
     double bytes = decode ? (double)r->cache_after : 0;
     double rate = decode ? bytes / r->ms * 1e-6 : flops / r->ms * 1e-9;
     const char *device = ei_context_facts(ctx)->name;
@@ -324,6 +361,11 @@ static void report(const ei_context *ctx, const args *a, unsigned len, const res
     cJSON_AddNumberToObject(o, "reps", a->reps);
     cJSON_AddNumberToObject(o, "ms", r->ms);
     cJSON_AddNumberToObject(o, decode ? "gbps" : "tflops", rate);
+    if (matmul) {
+        cJSON_AddNumberToObject(o, "rows", a->rows);
+        cJSON_AddNumberToObject(o, "cols", a->cols);
+        cJSON_AddStringToObject(o, "wtype", "f16");
+    }
     if (decode) {
         cJSON_AddStringToObject(o, "kv", a->kv);
         cJSON_AddNumberToObject(o, "compress_ms", r->compress_ms);
@@ -350,16 +392,17 @@ static void report(const ei_context *ctx, const args *a, unsigned len, const res
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
-            "usage: ei-bench --op attn|decode|prefill [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
+            "usage: ei-bench --op attn|decode|prefill|matmul [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
             "                [--dtype f16|f32|bf16] [--method entropy|reference|critiprefill|full]\n"
             "                [--kv full|latent|snapkv|adakv]\n"
             "                [--inputs random|structured] [--reps R] [--json] [--sweep [--max-len N]]\n"
+            "                [--rows R --cols C]   (matmul: an F16 weight R x C against --len tokens)\n"
             "                [--portable]   (no cooperative-matrix kernels, even where the device has them)\n");
     return code;
 }
 
 int main(int argc, char **argv) {
-    args a = {"attn", "entropy", "random", "full", 4096, 32, 8, 128, 9, 131072, EI_F16, 0, 0, 0};
+    args a = {"attn", "entropy", "random", "full", 4096, 32, 8, 128, 9, 131072, 4096, 4096, EI_F16, 0, 0, 0};
     static const struct option opts[] = {{"op", required_argument, 0, 'o'},     {"len", required_argument, 0, 'l'},
                                          {"heads", required_argument, 0, 'H'},  {"kv-heads", required_argument, 0, 'K'},
                                          {"dim", required_argument, 0, 'd'},    {"dtype", required_argument, 0, 't'},
@@ -367,6 +410,7 @@ int main(int argc, char **argv) {
                                          {"sweep", no_argument, 0, 's'},        {"max-len", required_argument, 0, 'm'},
                                          {"method", required_argument, 0, 'M'}, {"inputs", required_argument, 0, 'I'},
                                          {"kv", required_argument, 0, 'V'},     {"portable", no_argument, 0, 'P'},
+                                         {"rows", required_argument, 0, 'R'},   {"cols", required_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -384,6 +428,8 @@ int main(int argc, char **argv) {
         case 'I': a.inputs = optarg; break;
         case 'V': a.kv = optarg; break;
         case 'P': a.portable = 1; break;
+        case 'R': a.rows = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'C': a.cols = (unsigned)strtoul(optarg, NULL, 10); break;
         case 't':
             if (strcmp(optarg, "f16") == 0)
                 a.dtype = EI_F16;
@@ -403,8 +449,8 @@ int main(int argc, char **argv) {
         known_method |= strcmp(a.method, methods[m]) == 0;
         known_kv |= strcmp(a.kv, kv_methods[m]) == 0;
     }
-    if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill")) || !known_method || !known_kv ||
-        (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")))
+    if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill") && strcmp(a.op, "matmul")) ||
+        !known_method || !known_kv || (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")))
         return usage(2);
     unsigned most = strcmp(a.op, "prefill") == 0 ? EI_MAX_TIMESTAMPS / 2 - 1 : EI_MAX_TIMESTAMPS - 1;
     if (a.reps < 1 || a.reps > most || a.len < 1) {

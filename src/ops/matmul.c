@@ -5,13 +5,13 @@
 #define MATMUL_WORKGROUP 64
 #define MATMUL_TOKENS 16 /* tokens per workgroup in prefill: each weight decoded once for 16 */
 /* matmul_coopmat.comp: 4 subgroups, 128 rows x 64 tokens a workgroup,
- * columns in steps of 64; from COOPMAT_MIN_TOKENS tokens on (below, most of
+ * columns in steps of 32; from COOPMAT_MIN_TOKENS tokens on (below, most of
  * a tile would be padding, and short prompts and decode keep f32
  * activations). */
 #define COOPMAT_SUBGROUPS 4
 #define COOPMAT_ROWS 128
 #define COOPMAT_TOKENS 64
-#define COOPMAT_COLS 64
+#define COOPMAT_COLS 32
 #define COOPMAT_MIN_TOKENS 64
 
 static int supported(uint32_t t) {

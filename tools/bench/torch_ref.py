@@ -4,6 +4,11 @@ so both are measured on one GPU in one session and the ratio is honest.
 
     python3 tools/bench/torch_ref.py --op attn|decode [--len N | --sweep]
         [--heads H] [--kv-heads Hkv] [--dim D] [--dtype f16|bf16|f32] [--reps R]
+    python3 tools/bench/torch_ref.py --op matmul --rows R --cols C --len N
+
+matmul (impl "torch_matmul"): torch.matmul of N tokens [N][C] by a weight
+[C][R], both f16 (ei-bench --op matmul: an F16 weight, f32 activations it
+rounds to f16), TFLOP/s counted as 2*R*C*N.
 
 Prints one JSON object per case, with the fields ei-bench --json prints
 (impl is "torch_sdpa"). attn: causal prefill, TFLOP/s counted as
@@ -19,17 +24,7 @@ import torch.nn.functional as F
 DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 
 
-def time_case(op, n, heads, kv_heads, dim, dtype, reps):
-    lq = 1 if op == "decode" else n
-    dev = "cuda"
-    # SDPA's layout is [batch][head][token][dim].
-    q = torch.randn(1, heads, lq, dim, device=dev, dtype=dtype)
-    k = torch.randn(1, kv_heads, n, dim, device=dev, dtype=dtype)
-    v = torch.randn(1, kv_heads, n, dim, device=dev, dtype=dtype)
-
-    def run():
-        return F.scaled_dot_product_attention(q, k, v, is_causal=(op == "attn"), enable_gqa=heads != kv_heads)
-
+def median_ms(run, reps):
     run()
     torch.cuda.synchronize()
     times = []
@@ -43,9 +38,28 @@ def time_case(op, n, heads, kv_heads, dim, dtype, reps):
     return statistics.median(times)
 
 
+def time_case(op, n, heads, kv_heads, dim, dtype, reps):
+    lq = 1 if op == "decode" else n
+    dev = "cuda"
+    # SDPA's layout is [batch][head][token][dim].
+    q = torch.randn(1, heads, lq, dim, device=dev, dtype=dtype)
+    k = torch.randn(1, kv_heads, n, dim, device=dev, dtype=dtype)
+    v = torch.randn(1, kv_heads, n, dim, device=dev, dtype=dtype)
+    return median_ms(
+        lambda: F.scaled_dot_product_attention(q, k, v, is_causal=(op == "attn"), enable_gqa=heads != kv_heads), reps)
+
+
+def time_matmul(n, rows, cols, reps):
+    x = torch.randn(n, cols, device="cuda", dtype=torch.float16)
+    w = torch.randn(cols, rows, device="cuda", dtype=torch.float16)
+    return median_ms(lambda: torch.matmul(x, w), reps)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--op", choices=["attn", "decode"], default="attn")
+    p.add_argument("--op", choices=["attn", "decode", "matmul"], default="attn")
+    p.add_argument("--rows", type=int, default=4096)
+    p.add_argument("--cols", type=int, default=4096)
     p.add_argument("--len", type=int, default=4096)
     p.add_argument("--sweep", action="store_true", help="N = 1K, 2K, ... 128K")
     p.add_argument("--heads", type=int, default=32)
@@ -56,6 +70,13 @@ def main():
     a = p.parse_args()
     lengths = [1024 << i for i in range(8)] if a.sweep else [a.len]
     device = torch.cuda.get_device_name()
+    if a.op == "matmul":
+        for n in lengths:
+            ms = time_matmul(n, a.rows, a.cols, a.reps)
+            print(json.dumps({"impl": "torch_matmul", "op": "matmul", "len": n, "rows": a.rows, "cols": a.cols,
+                              "dtype": "f16", "reps": a.reps, "ms": ms, "tflops": 2.0 * a.rows * a.cols * n / ms * 1e-9,
+                              "device": device, "torch": torch.__version__}), flush=True)
+        return
     for n in lengths:
         try:
             ms = time_case(a.op, n, a.heads, a.kv_heads, a.dim, DTYPES[a.dtype], a.reps)
