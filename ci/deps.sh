@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 packages=(
   cmake ninja-build gcc pkg-config
   libvulkan-dev libvulkan-volk-dev glslc glslang-tools spirv-tools
-  mesa-vulkan-drivers vulkan-validationlayers libcjson-dev libpcre2-dev
+  mesa-vulkan-drivers vulkan-validationlayers libcjson-dev libpcre2-dev libpng-dev
   clang libclang-rt-14-dev
 )
 missing=()

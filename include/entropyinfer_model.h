@@ -80,6 +80,10 @@ typedef struct ei_session_desc {
      * EI_F32 (0, the default), EI_F16 (half the cache; on devices with
      * cooperative matrices the prefill runs on them) or EI_BF16. */
     ei_dtype kv_dtype;
+    /* Keep each layer's prefill profile of the prompt for
+     * ei_session_prefill_stats (a copy per layer on the GPU of a few bytes
+     * per KV head and segment). */
+    int prefill_stats;
 } ei_session_desc;
 
 ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session **out);
@@ -108,6 +112,27 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
  * recording), -1 where the device has no timestamps: with the call's wall
  * time, how much of a token is the host's. */
 double ei_session_gpu_ms(const ei_session *s);
+
+/* What the method's prefill (algorithm.md sections 1-2) found in one layer
+ * of the prompt: the arrays are the caller's, of kv_heads * nseg entries
+ * ([kv_heads][nseg]; rigid: kv_heads), or NULL when not wanted. */
+typedef struct ei_prefill_stats {
+    /* 0: the layer ran dense without a profile (a sliding-window layer, one
+     * below layer_skip, no sparse prefill mode, or a prompt too short for a
+     * segment to be sparse); nseg is then 0 and nothing is written. */
+    int profiled;
+    uint32_t kv_heads; /* Hkv */
+    uint32_t nseg;     /* the prompt's segments, ceil(L / S) */
+    float *entropy;    /* E of each (KV head, segment); segment 0 sees nothing (uniform) */
+    uint32_t *keep;    /* blocks of b keys each (KV head, segment) selects; 0 for segment 0 */
+    uint32_t *rigid;   /* 1 for a rigid head (E < e_t in every segment from 1 on), else 0 */
+} ei_prefill_stats;
+
+/* Fills `out` for `layer` from the session's prompt, the first
+ * ei_session_forward call since creation or a reset (profiles stay until
+ * the next reset). EI_ERROR_INVALID_ARGUMENT for a layer out of range, a
+ * session created without prefill_stats, or no prompt yet. */
+ei_status ei_session_prefill_stats(const ei_session *s, uint32_t layer, ei_prefill_stats *out);
 
 /* Empties the caches (a new sequence); waits for the GPU. */
 ei_status ei_session_reset(ei_session *s);

@@ -35,4 +35,5 @@ expect "--attn" -m "$model" -p hi --attn sparse
 expect "segment" -m "$model" -p hi --segment 12 --block 8
 expect "exactly one of" -m "$model"
 expect "unknown or incomplete option" -m "$model" -p hi --frobnicate
+expect "cannot write" -m "$model" -p hi -n 1 --stats "$work/missing/stats.json"
 exit $failed

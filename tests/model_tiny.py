@@ -102,7 +102,7 @@ def add_weight(w, rng, name, shape, std, qtype=Q.F32, mean=0.0):
         w.add_tensor(name, quantize(data, qtype), raw_dtype=qtype)
 
 
-def write_model(path, name):
+def write_model(path, name, n_ctx=256):
     spec = MODELS[name]
     a = spec["arch"]
     rng = np.random.default_rng(spec["seed"])
@@ -110,7 +110,7 @@ def write_model(path, name):
     d, hd, nh, nkv, ff, nv = (spec[k] for k in ("n_embd", "head_dim", "n_head", "n_head_kv", "n_ff", "n_vocab"))
     w = GGUFWriter(str(path), a)
     w.add_name(f"tiny-{name}")
-    w.add_context_length(256)
+    w.add_context_length(n_ctx)
     w.add_embedding_length(d)
     w.add_block_count(spec["n_layer"])
     w.add_feed_forward_length(ff)

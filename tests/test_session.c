@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "entropyinfer_model.h"
+#include "ref/ref.h"
 #include "util/gguf_writer.h"
 #include "util/test_util.h"
 
@@ -279,6 +280,109 @@ static void check_methods(ei_context *ctx) {
     cfg.decode_budget = 60; /* above the cache: nothing to compress */
     run_method(ctx, m, &cfg, EI_KV_LATENT, ids, N, STEPS, got, lens);
     CHECK(lens[STEPS] == N + STEPS && rel(got, dense) <= 1e-6, "latent under budget differs: %.3g", rel(got, dense));
+    ei_model_destroy(m);
+    ei_gguf_close(g);
+}
+
+/* One layer's prefill stats against the CPU reference: the budgets that
+ * ref_budgets derives from the layer's entropies are its keep counts and
+ * rigid flags, and keep stays within algorithm.md's bounds. */
+static void check_layer_stats(const ei_prefill_stats *st, const ei_entropy_config *cfg, uint32_t len, uint32_t heads,
+                              uint32_t layer) {
+    ei_profile_desc pd = {len, heads, st->kv_heads, 64, EI_F32, layer};
+    ei_profile_shape sh = ei_profile_shape_of(&pd, cfg);
+    CHECK(st->nseg == sh.nseg, "layer %u: %u segments, want %u", layer, st->nseg, sh.nseg);
+    if (st->nseg != sh.nseg) return;
+    uint32_t keep[64], rigid[8], nrep = cfg->segment_size / cfg->block_size;
+    uint32_t maxeff = sh.nblk - ((len % cfg->segment_size) / cfg->block_size + 1);
+    ref_budgets(&pd, cfg, st->entropy, keep, rigid);
+    for (uint32_t hk = 0; hk < st->kv_heads; hk++) {
+        int low = 1;
+        for (uint32_t s = 0; s < sh.nseg; s++) {
+            uint32_t i = hk * sh.nseg + s, cap = s * nrep < maxeff ? s * nrep : maxeff;
+            uint32_t least = cfg->base_budget / cfg->block_size, most = 3 * least;
+            least = least < cap ? least : cap, most = most < cap ? most : cap;
+            CHECK(isfinite(st->entropy[i]) && st->entropy[i] >= 0, "layer %u head %u segment %u: entropy %g", layer, hk,
+                  s, st->entropy[i]);
+            CHECK(st->keep[i] == keep[i], "layer %u head %u segment %u: keep %u, the reference %u", layer, hk, s,
+                  st->keep[i], keep[i]);
+            CHECK(s == 0 ? st->keep[i] == 0 : st->keep[i] >= least && st->keep[i] <= most,
+                  "layer %u head %u segment %u: keep %u outside [%u, %u]", layer, hk, s, st->keep[i], least, most);
+            if (s >= 1 && !(st->entropy[i] < cfg->e_t)) low = 0;
+        }
+        CHECK(st->rigid[hk] == rigid[hk] && st->rigid[hk] == (uint32_t)low, "layer %u head %u: rigid %u, want %u",
+              layer, hk, st->rigid[hk], rigid[hk]);
+    }
+}
+
+/* A session's prefill stats (ei_session_prefill_stats): the profiled layers
+ * are the global ones from layer_skip on, each consistent with the CPU
+ * reference in every sparse mode, with every head rigid under a huge e_t;
+ * keeping them changes no logit; the refusals. */
+static void check_prefill_stats(ei_context *ctx) {
+    const tiny t = {"gemma3", 7, 4, 2, 64}; /* layers 0-4 and 6 local, 5 global */
+    ei_gguf *g = NULL;
+    ei_model *m = NULL;
+    CHECK_STATUS(load(ctx, &t, &g, &m), EI_OK, ctx);
+    if (!m) return;
+    enum { N = 44 };
+    uint32_t ids[N];
+    for (int i = 0; i < N; i++)
+        ids[i] = tu_below(VOCAB);
+    ei_entropy_config cfg = ei_entropy_config_default();
+    cfg.segment_size = 8, cfg.block_size = 4, cfg.threshold_len = 8, cfg.base_budget = 8, cfg.layer_skip = 6;
+    float plain[VOCAB], kept[VOCAB], entropy[16] = {0}, e_first[16] = {0};
+    uint32_t keep[16] = {0}, rigid[2] = {0};
+    ei_prefill_stats st = {.entropy = entropy, .keep = keep, .rigid = rigid};
+    /* Each mode; layer_skip past the global layer; every head rigid. */
+    const struct {
+        ei_prefill_mode mode;
+        uint32_t layer_skip;
+        float e_t;
+    } runs[] = {{EI_PREFILL_ENTROPY, 1, 1e-5f},
+                {EI_PREFILL_REFERENCE, 1, 1e-5f},
+                {EI_PREFILL_CRITIPREFILL, 1, 1e-5f},
+                {EI_PREFILL_ENTROPY, 6, 1e-5f},
+                {EI_PREFILL_ENTROPY, 1, 1e6f}};
+    for (int run = 0; run < 5; run++) {
+        cfg.mode = runs[run].mode, cfg.layer_skip = runs[run].layer_skip, cfg.e_t = runs[run].e_t;
+        ei_session_desc d = {.n_ctx = 64, .n_batch = 64, .method = &cfg};
+        ei_session *s = NULL, *with = NULL;
+        CHECK_STATUS(ei_session_create(m, &d, &s), EI_OK, ctx);
+        d.prefill_stats = 1;
+        CHECK_STATUS(ei_session_create(m, &d, &with), EI_OK, ctx);
+        if (!s || !with) break;
+        CHECK_STATUS(ei_session_prefill_stats(s, 5, &st), EI_ERROR_INVALID_ARGUMENT, ctx);    /* keeps none */
+        CHECK_STATUS(ei_session_prefill_stats(with, 5, &st), EI_ERROR_INVALID_ARGUMENT, ctx); /* no prompt yet */
+        CHECK_STATUS(ei_session_forward(s, ids, N, plain), EI_OK, ctx);
+        CHECK_STATUS(ei_session_forward(with, ids, N, kept), EI_OK, ctx);
+        CHECK(memcmp(plain, kept, sizeof kept) == 0, "run %d: keeping stats changed the logits", run);
+        uint32_t profiled = 0;
+        for (uint32_t l = 0; l < 7; l++) {
+            CHECK_STATUS(ei_session_prefill_stats(with, l, &st), EI_OK, ctx);
+            CHECK(st.kv_heads == 2, "kv_heads %u", st.kv_heads);
+            if (!st.profiled) continue;
+            profiled |= 1u << l;
+            check_layer_stats(&st, &cfg, N, t.heads, l);
+            for (uint32_t hk = 0; hk < 2; hk++)
+                CHECK(rigid[hk] == (run == 4), "run %d: head %u rigid %u", run, hk, rigid[hk]);
+            printf("prefill stats, mode %d: layer %u, keep of head 0 by segment %u %u %u %u %u %u\n", cfg.mode, l,
+                   keep[0], keep[1], keep[2], keep[3], keep[4], keep[5]);
+        }
+        /* Layer 5, the only global one, unless layer_skip passes it. */
+        CHECK(profiled == (run == 3 ? 0u : 1u << 5), "run %d: profiled layers %#x", run, profiled);
+        if (run == 0) memcpy(e_first, entropy, sizeof entropy);
+        if (run == 1 || run == 2)
+            CHECK(memcmp(e_first, entropy, sizeof entropy) == 0, "the entropies depend on the mode");
+        /* The profile stays through decode steps, not through a reset. */
+        CHECK_STATUS(ei_session_forward(with, ids, 1, kept), EI_OK, ctx);
+        CHECK_STATUS(ei_session_prefill_stats(with, 5, &st), EI_OK, ctx);
+        CHECK_STATUS(ei_session_prefill_stats(with, 7, &st), EI_ERROR_INVALID_ARGUMENT, ctx);
+        CHECK_STATUS(ei_session_reset(with), EI_OK, ctx);
+        CHECK_STATUS(ei_session_prefill_stats(with, 5, &st), EI_ERROR_INVALID_ARGUMENT, ctx);
+        ei_session_destroy(s);
+        ei_session_destroy(with);
+    }
     ei_model_destroy(m);
     ei_gguf_close(g);
 }
@@ -552,6 +656,7 @@ int main(void) {
     check_model(ctx, &(tiny){"gemma3", 7, 4, 2, 64}, EI_F16);
     check_model(ctx, &(tiny){"llama", 2, 2, 2, 128}, EI_BF16);
     check_methods(ctx);
+    check_prefill_stats(ctx);
     methods_kv_dtype = EI_F16;
     check_methods(ctx);
     check_memory_budget();

@@ -112,6 +112,7 @@ static ei_status attention_block(ei_session *s, const pass *p, uint32_t l) {
     } else if (s->sparse && !local) { /* the whole prompt (checked): the method's prefill */
         st = ei_prefill_layer(p->cmd, &d, &s->method, l, q, ei_kv_cache_keys(cache), ei_kv_cache_values(cache),
                               act(p, a->att), s->prefill_scratch);
+        if (st == EI_OK) st = ei_stats_record(s, p->cmd, l, n);
     } else {
         st = ei_attention_prefill(p->cmd, &d, q, ei_kv_cache_keys(cache), ei_kv_cache_values(cache), act(p, a->att));
     }

@@ -44,6 +44,7 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
     s->n_ctx = d.n_ctx;
     s->n_batch = d.n_batch;
     s->kv_dtype = d.kv_dtype;
+    s->keep_stats = d.prefill_stats;
     uint64_t b = d.n_batch, e = c->n_embd, qd = (uint64_t)c->n_head * c->head_dim,
              kvd = (uint64_t)c->n_head_kv * c->head_dim;
     activations *a = &s->a;
@@ -99,6 +100,7 @@ void ei_session_destroy(ei_session *s) {
     ei_buffer_destroy(s->io);
     ei_buffer_destroy(s->prefill_scratch);
     ei_buffer_destroy(s->compress_scratch);
+    ei_buffer_destroy(s->stats);
     ei_host_free(s->ctx, s);
 }
 
@@ -108,7 +110,7 @@ uint32_t ei_session_n_batch(const ei_session *s) { return s ? s->n_batch : 0; }
 uint64_t ei_session_scratch_bytes(const ei_session *s) {
     if (!s) return 0;
     return s->a.bytes + ei_buffer_size(s->io) + (s->prefill_scratch ? ei_buffer_size(s->prefill_scratch) : 0) +
-           (s->compress_scratch ? ei_buffer_size(s->compress_scratch) : 0);
+           (s->compress_scratch ? ei_buffer_size(s->compress_scratch) : 0) + ei_buffer_size(s->stats);
 }
 
 double ei_session_gpu_ms(const ei_session *s) { return s ? s->gpu_ms : -1; }
@@ -161,6 +163,7 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
                            c->n_vocab);
     ei_status st = ei_buffer_upload(s->io, 0, ids, (uint64_t)n * 4);
     if (st == EI_OK && s->sparse && n > 1) st = prefill_scratch(s, n);
+    if (st == EI_OK && s->sparse && n > 1) st = ei_stats_prepare(s, n);
     ei_cmd *cmd = NULL;
     if (st == EI_OK) st = ei_cmd_begin(ctx, &cmd);
     /* The caches' host-side state (lengths, observations), to restore
@@ -183,6 +186,7 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
     ei_cmd_destroy(cmd);
     if (st == EI_OK) {
         if (ei_kv_compress_due(&s->method, s->kv, s->step)) s->compressed = 1;
+        if (s->step == 0) s->stats_len = n;
         s->pos += n;
         s->step++;
         if (logits) st = ei_buffer_download(s->io, s->io_logits, logits, (uint64_t)c->n_vocab * 4);
@@ -202,6 +206,6 @@ ei_status ei_session_reset(ei_session *s) {
     ei_status st = EI_OK;
     for (uint32_t l = 0; st == EI_OK && l < s->model->config.n_layer; l++)
         st = ei_kv_cache_clear(s->caches[l]);
-    if (st == EI_OK) s->pos = 0, s->step = 0, s->compressed = 0;
+    if (st == EI_OK) s->pos = 0, s->step = 0, s->compressed = 0, s->stats_len = 0;
     return st;
 }

@@ -44,6 +44,12 @@ struct ei_session {
     ei_buffer *prefill_scratch;  /* grown to the prompt's largest ei_prefill_layout */
     ei_buffer *compress_scratch; /* ei_kv_compress_scratch of one cache */
     double gpu_ms;               /* the last forward's GPU time; -1 without timestamps */
+    /* prefill_stats: after each profiled layer of the prompt, its entropy,
+     * keep and rigid tensors, copied from prefill_scratch into a slot per
+     * layer of a mapped buffer (prefill_stats.c). */
+    int keep_stats;
+    ei_buffer *stats;
+    uint32_t stats_len; /* the prompt's tokens; 0: no prompt since creation or a reset */
 };
 
 /* Layer l's attention over n queries and kv_len keys (Gemma 3's local
@@ -54,5 +60,10 @@ ei_kv_compress_desc ei_session_compress_desc(const ei_session *s);
 /* Records the forward pass of the n tokens whose ids are in the io buffer,
  * at position s->pos, and the last token's logits when want_logits. */
 ei_status ei_forward_record(ei_session *s, ei_cmd *cmd, uint32_t n, int want_logits);
+/* prefill_stats.c: sizes s->stats for a prompt of n tokens (before
+ * recording it), and records the copy of layer l's profile after its
+ * ei_prefill_layer. Both do nothing without keep_stats. */
+ei_status ei_stats_prepare(ei_session *s, uint32_t n);
+ei_status ei_stats_record(ei_session *s, ei_cmd *cmd, uint32_t layer, uint32_t n);
 
 #endif

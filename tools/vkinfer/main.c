@@ -1,7 +1,7 @@
 /* vkinfer: loads a GGUF model, prefills the prompt in chunks (a progress
  * bar on stderr), streams the generated text to stdout, and sums up speed
  * and memory. Every failure is one line on stderr and exit status 1. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#define _POSIX_C_SOURCE 200809L /* isatty */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,6 @@
 typedef struct run {
     vk_args args;
     ei_context *ctx;
-    ei_gguf *gguf;
     ei_model *model;
     ei_tokenizer *tok;
     ei_session *session;
@@ -32,44 +31,11 @@ typedef struct run {
     double prefill_gpu_ms, decode_gpu_ms; /* GPU time of the same calls (timestamps; 0 without them) */
 } run;
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 static int fail(const char *fmt, const char *detail) {
     fprintf(stderr, "vkinfer: error: ");
     fprintf(stderr, fmt, detail);
     fputc('\n', stderr);
     return 1;
-}
-
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len + 4096 + 1 > cap) {
-            char *grown = realloc(buf, cap = (cap + 4096) * 2);
-            if (!grown) {
-                free(buf), fclose(f);
-                return NULL;
-            }
-            buf = grown;
-        }
-        got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-    } while (got > 0);
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
 }
 
 static int parse_ids(run *r) {
@@ -94,7 +60,7 @@ static int tokenize_prompt(run *r) {
     char *owned = NULL;
     const char *text = r->args.prompt;
     if (r->args.prompt_file) {
-        text = owned = read_file(r->args.prompt_file);
+        text = owned = vk_read_file(r->args.prompt_file);
         if (!text) return fail("cannot read the prompt file %s", r->args.prompt_file);
     }
     if (r->args.chat) {
@@ -171,7 +137,7 @@ static int generate(run *r) {
     for (size_t i = 0; i < r->n_prompt; i++)
         ei_sampler_accept(r->sampler, r->prompt[i]);
 
-    double t0 = now_ms();
+    double t0 = vk_now_ms();
     ei_status st = EI_OK;
     for (size_t done = 0; st == EI_OK && done < r->n_prompt;) {
         uint32_t n = r->n_prompt - done < batch ? (uint32_t)(r->n_prompt - done) : batch;
@@ -181,8 +147,8 @@ static int generate(run *r) {
         done += n;
         progress(done, r->n_prompt);
     }
-    r->prefill_ms = now_ms() - t0;
-    t0 = now_ms();
+    r->prefill_ms = vk_now_ms() - t0;
+    t0 = vk_now_ms();
     while (st == EI_OK && r->n_generated < want) {
         if (r->dump && fwrite(r->logits, sizeof *r->logits, c->n_vocab, r->dump) != c->n_vocab)
             return fail("cannot write %s", r->args.dump_logits);
@@ -196,7 +162,7 @@ static int generate(run *r) {
             r->decode_gpu_ms += ei_session_gpu_ms(r->session) > 0 ? ei_session_gpu_ms(r->session) : 0;
         }
     }
-    r->decode_ms = now_ms() - t0;
+    r->decode_ms = vk_now_ms() - t0;
     if (st != EI_OK) return fail("%s", ei_context_error(r->ctx));
     if (!r->args.json) fputc('\n', stdout);
     return 0;
@@ -250,33 +216,9 @@ static void summary(const run *r) {
 }
 
 static int start(run *r) {
-    char path[1024], error[512];
-    const char *model = r->args.model ? r->args.model : getenv("EI_MODEL");
-    if (!model) model = vk_default_model(path, sizeof path);
-    if (access(model, R_OK) != 0)
-        return r->args.model || getenv("EI_MODEL")
-                   ? fail("cannot read the model file %s", model)
-                   : fail("no -m given and the default model %s is missing (run the README's set-up, or pass -m)",
-                          model);
-    double t0 = now_ms();
-    if (ei_gguf_open(model, &r->gguf, error, sizeof error) != EI_OK) return fail("%s", error);
-    ei_context_desc cd = ei_context_desc_default();
-    cd.enable_validation = r->args.validation;
-    cd.error = error;
-    cd.error_size = sizeof error;
-    if (r->args.device) {
-        char *end;
-        long index = strtol(r->args.device, &end, 10);
-        if (*end || end == r->args.device)
-            cd.device_name = r->args.device;
-        else
-            cd.device_index = (int)index;
-    }
-    if (ei_context_create(&cd, &r->ctx) != EI_OK) return fail("%s", error);
-    if (ei_model_load(r->ctx, r->gguf, &r->model) != EI_OK) return fail("%s", ei_context_error(r->ctx));
-    if (ei_tokenizer_create(r->gguf, &r->tok, error, sizeof error) != EI_OK) return fail("%s", error);
-    ei_gguf_close(r->gguf);
-    r->gguf = NULL;
+    char error[512];
+    double t0 = vk_now_ms();
+    if (vk_load("vkinfer", r->args.model, r->args.device, r->args.validation, &r->ctx, &r->model, &r->tok)) return 1;
     if (!r->args.seed_given) r->args.sampling.seed = (uint64_t)time(NULL);
     if (ei_sampler_create(&r->args.sampling, ei_model_config_of(r->model)->n_vocab, &r->sampler, error, sizeof error) !=
         EI_OK)
@@ -285,7 +227,8 @@ static int start(run *r) {
     /* The methods take the whole prompt in one forward pass. */
     static const char *const attn_modes[] = {"entropy", "reference", "critiprefill", "full"};
     static const char *const kv_modes[] = {"full", "latent", "snapkv", "adakv"};
-    ei_session_desc sd = {r->args.n_ctx, r->args.n_batch, .kv_dtype = r->args.cache_type};
+    ei_session_desc sd = {r->args.n_ctx, r->args.n_batch, .kv_dtype = r->args.cache_type,
+                          .prefill_stats = r->args.stats != NULL};
     for (int i = 0; i < 4; i++) {
         if (!strcmp(r->args.attn, attn_modes[i])) r->args.method.mode = (ei_prefill_mode)i;
         if (!strcmp(r->args.kv, kv_modes[i])) sd.kv = (ei_kv_method)i;
@@ -295,8 +238,14 @@ static int start(run *r) {
         if (sd.n_batch < r->n_prompt) sd.n_batch = (uint32_t)r->n_prompt;
     }
     if (ei_session_create(r->model, &sd, &r->session) != EI_OK) return fail("%s", ei_context_error(r->ctx));
-    r->load_ms = now_ms() - t0;
+    r->load_ms = vk_now_ms() - t0;
     return 0;
+}
+
+/* --stats: the prompt's prefill profile, one JSON object. */
+static int write_stats(const run *r) {
+    cJSON *o = vk_stats_json(r->session, r->model, &r->args.method, r->args.attn, (uint32_t)r->n_prompt);
+    return o ? vk_write_json("vkinfer", r->args.stats, o) : fail("%s", ei_context_error(r->ctx));
 }
 
 int main(int argc, char **argv) {
@@ -305,13 +254,13 @@ int main(int argc, char **argv) {
     if (parsed) return parsed < 0 ? 2 : 0;
     int rc = start(&r);
     if (rc == 0) rc = generate(&r);
+    if (rc == 0 && r.args.stats) rc = write_stats(&r);
     if (rc == 0) summary(&r);
     if (r.dump && fclose(r.dump) != 0 && rc == 0) rc = fail("cannot write %s", r.args.dump_logits);
     ei_sampler_destroy(r.sampler);
     ei_session_destroy(r.session);
     ei_tokenizer_destroy(r.tok);
     ei_model_destroy(r.model);
-    ei_gguf_close(r.gguf);
     ei_context_destroy(r.ctx);
     free(r.prompt), free(r.generated), free(r.logits), free(r.text);
     return rc;

