@@ -119,10 +119,18 @@ typedef struct ei_context_desc {
     const char *device_name;
     /* Enable the Khronos validation layer with synchronization validation;
      * messages are counted (ei_context_validation_messages) and printed to
-     * stderr. EI_VALIDATION=1 in the environment turns it on as well;
+     * stderr or given to on_validation. EI_VALIDATION=1 in the environment turns it on as well;
      * EI_VALIDATION_GPU_AV=1 adds GPU-assisted validation (shaders
      * instrumented to report out-of-bounds accesses; much slower). */
     int enable_validation;
+    /* Where validation messages go instead of stderr (NULL: stderr): called
+     * once a message (`error` 1 for errors, 0 for warnings) on the thread of
+     * the Vulkan call that raised it, until ei_context_destroy returns. The
+     * layer reports objects left alive (leaks) while ei_context_destroy
+     * runs, too late for ei_context_validation_messages: count here to
+     * catch those. */
+    void (*on_validation)(void *user, int error, const char *message);
+    void *validation_user;
     /* Capabilities (ei_feature bits) that must be present: creation fails
      * with EI_ERROR_FEATURE_NOT_PRESENT otherwise. */
     uint32_t required_features;

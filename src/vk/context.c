@@ -31,9 +31,12 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityF
     (void)types;
     ei_context *ctx = user;
     ctx->validation_messages++;
-    fprintf(stderr, "entropyinfer: validation %s: %s\n",
-            (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ? "error" : "warning",
-            data->pMessage ? data->pMessage : "");
+    int error = (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) != 0;
+    const char *message = data->pMessage ? data->pMessage : "";
+    if (ctx->on_validation)
+        ctx->on_validation(ctx->validation_user, error, message);
+    else
+        fprintf(stderr, "entropyinfer: validation %s: %s\n", error ? "error" : "warning", message);
     return VK_FALSE;
 }
 
@@ -46,10 +49,10 @@ VkDevice ei_context_vk_device(const ei_context *ctx) { return ctx ? ctx->device 
 
 static int has_instance_layer(ei_context *ctx, const char *name) {
     uint32_t n = 0;
-    if (vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0) return 0;
+    if (!ei_probe(ctx, vkEnumerateInstanceLayerProperties(&n, NULL)) || n == 0) return 0;
     VkLayerProperties *p = ei_host_alloc(ctx, n * sizeof *p);
     int found = 0;
-    if (p && vkEnumerateInstanceLayerProperties(&n, p) == VK_SUCCESS)
+    if (p && ei_probe(ctx, vkEnumerateInstanceLayerProperties(&n, p)))
         for (uint32_t i = 0; i < n && !found; i++)
             found = strcmp(p[i].layerName, name) == 0;
     ei_host_free(ctx, p);
@@ -58,10 +61,10 @@ static int has_instance_layer(ei_context *ctx, const char *name) {
 
 static int has_instance_extension(ei_context *ctx, const char *name) {
     uint32_t n = 0;
-    if (vkEnumerateInstanceExtensionProperties(NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
+    if (!ei_probe(ctx, vkEnumerateInstanceExtensionProperties(NULL, &n, NULL)) || n == 0) return 0;
     VkExtensionProperties *p = ei_host_alloc(ctx, n * sizeof *p);
     int found = 0;
-    if (p && vkEnumerateInstanceExtensionProperties(NULL, &n, p) == VK_SUCCESS)
+    if (p && ei_probe(ctx, vkEnumerateInstanceExtensionProperties(NULL, &n, p)))
         for (uint32_t i = 0; i < n && !found; i++)
             found = strcmp(p[i].extensionName, name) == 0;
     ei_host_free(ctx, p);
@@ -347,6 +350,8 @@ ei_status ei_context_create(const ei_context_desc *desc_in, ei_context **out) {
     }
     const char *env = getenv("EI_VALIDATION");
     int validation = desc.enable_validation || (env && strcmp(env, "0") != 0 && *env);
+    ctx->on_validation = desc.on_validation;
+    ctx->validation_user = desc.validation_user;
     ei_status st = create_instance(ctx, validation);
     if (st == EI_OK) st = pick_device(ctx, desc.device_index, desc.device_name);
     uint32_t enabled = 0;

@@ -8,11 +8,11 @@
 
 int ei_device_has_extension(ei_context *ctx, VkPhysicalDevice pd, const char *name) {
     uint32_t n = 0;
-    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0) return 0;
+    if (!ei_probe(ctx, vkEnumerateDeviceExtensionProperties(pd, NULL, &n, NULL)) || n == 0) return 0;
     VkExtensionProperties *ext = ei_host_alloc(ctx, n * sizeof *ext);
     if (!ext) return 0;
     int found = 0;
-    if (vkEnumerateDeviceExtensionProperties(pd, NULL, &n, ext) == VK_SUCCESS)
+    if (ei_probe(ctx, vkEnumerateDeviceExtensionProperties(pd, NULL, &n, ext)))
         for (uint32_t i = 0; i < n && !found; i++)
             found = strcmp(ext[i].extensionName, name) == 0;
     ei_host_free(ctx, ext);
@@ -55,12 +55,12 @@ static void query_coopmat_shapes(ei_context *ctx) {
         (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR)vkGetInstanceProcAddr(
             ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
     uint32_t n = 0;
-    if (!get || get(ctx->physical_device, &n, NULL) != VK_SUCCESS || n == 0) return;
+    if (!get || !ei_probe(ctx, get(ctx->physical_device, &n, NULL)) || n == 0) return;
     VkCooperativeMatrixPropertiesKHR *p = ei_host_alloc(ctx, n * sizeof *p);
     if (!p) return;
     for (uint32_t i = 0; i < n; i++)
         p[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR;
-    if (get(ctx->physical_device, &n, p) == VK_SUCCESS) {
+    if (ei_probe(ctx, get(ctx->physical_device, &n, p))) {
         for (uint32_t i = 0; i < n && ctx->facts.coopmat_shape_count < EI_MAX_COOPMAT_SHAPES; i++) {
             int ok_a, ok_b, ok_c;
             ei_dtype a = component_dtype(p[i].AType, &ok_a);

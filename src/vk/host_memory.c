@@ -62,3 +62,8 @@ void ei_host_free(const ei_context *ctx, void *p) {
 const VkAllocationCallbacks *ei_vk_alloc(const ei_context *ctx) {
     return ctx->has_host_allocator ? &ctx->vk_host : NULL;
 }
+
+int ei_probe(ei_context *ctx, VkResult r) {
+    if (r == VK_ERROR_OUT_OF_HOST_MEMORY) ctx->host_failed = 1;
+    return r == VK_SUCCESS;
+}

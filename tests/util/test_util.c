@@ -7,6 +7,14 @@
 
 static int passed, failed;
 static uint64_t rng_state;
+/* Validation messages of the test's contexts not yet checked by tu_release. */
+static uint32_t validation_messages;
+
+static void on_validation(void *user, int error, const char *message) {
+    (void)user;
+    validation_messages++;
+    fprintf(stderr, "validation %s: %s\n", error ? "error" : "warning", message);
+}
 
 int tu_check(int ok, const char *file, int line) {
     if (ok) {
@@ -23,6 +31,7 @@ ei_context *tu_context(void) { return tu_context_from(ei_context_desc_default())
 ei_context *tu_context_from(ei_context_desc desc) {
     const char *v = getenv("EI_VALIDATION");
     desc.enable_validation = !(v && strcmp(v, "0") == 0);
+    desc.on_validation = on_validation;
     char error[512] = "";
     desc.error = error;
     desc.error_size = sizeof error;
@@ -37,15 +46,17 @@ ei_context *tu_context_from(ei_context_desc desc) {
 }
 
 void tu_release(ei_context *ctx) {
-    uint32_t messages = ei_context_validation_messages(ctx);
-    CHECK(messages == 0, "%u validation messages", messages);
-    ei_context_destroy(ctx);
+    ei_context_destroy(ctx); /* the layer reports leaked objects here */
+    CHECK(validation_messages == 0, "%u validation messages", validation_messages);
+    validation_messages = 0;
 }
 
 int tu_tally(void) {
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
+
+int tu_failures(void) { return failed; }
 
 int tu_finish(ei_context *ctx) {
     tu_release(ctx);

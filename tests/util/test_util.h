@@ -37,11 +37,15 @@ int tu_check(int ok, const char *file, int line);
 ei_context *tu_context(void);
 ei_context *tu_context_from(ei_context_desc desc);
 
-/* Checks that ctx saw no validation message, then destroys it. */
+/* Destroys ctx, then checks that no validation message came, up to and
+ * including its destruction (leaked Vulkan objects), since the last check. */
 void tu_release(ei_context *ctx);
 
 /* Prints the tally; returns the process exit code. */
 int tu_tally(void);
+
+/* Checks failed so far. */
+int tu_failures(void);
 
 /* tu_release, then tu_tally. */
 int tu_finish(ei_context *ctx);
