@@ -241,6 +241,9 @@ int main(void) {
     run_case(ctx, desc(1, 3001, 8, 2, 128), EI_F16, 1, NULL, "decode");
     run_case(ctx, desc(1, 1000, 32, 8, 64), EI_F32, 1, NULL, "decode gqa 4");
     run_case(ctx, desc(4, 2049, 16, 2, 256), EI_F32, 1, NULL, "decode 4 rows");
+    /* Rows of 32 and 24 16-byte units: two lanes per key for the scores. */
+    run_case(ctx, desc(2, 1700, 8, 2, 256), EI_F16, 1, NULL, "decode dim 256 f16");
+    run_case(ctx, desc(1, 1300, 16, 4, 96), EI_F32, 1, NULL, "decode dim 96 f32");
     const uint32_t ragged[4] = {1500, 2077, 33, 2100};
     run_case(ctx, desc(1, 2100, 8, 4, 128), EI_F16, 1, ragged, "decode ragged");
     const uint32_t ragged3[2] = {1, 499}; /* head 0 has fewer keys than queries */

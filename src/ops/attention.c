@@ -8,10 +8,20 @@
 
 #define ATTN_WORKGROUP 128
 #define ATTN_MAX_TILE 32
-/* Enough workgroups to fill a large GPU (an H100 has 132 multiprocessors):
- * decode splits the keys until about this many are in flight, keeping at
- * least DECODE_MIN_CHUNK keys per split so the merge stays cheap. */
-#define DECODE_TARGET_WORKGROUPS 1000
+/* Decode splits the keys until about this many workgroups are in flight
+ * (EI_DECODE_WORKGROUPS overrides it, for tuning sweeps), keeping at least
+ * DECODE_MIN_CHUNK keys per split so the merge stays cheap. The kernel is
+ * bound by memory latency: the fewer workgroups that still fill the GPU,
+ * the longer each one's pipelined stream of tiles. */
+static const struct {
+    uint32_t vendor_id, workgroups;
+} decode_table[] = {
+    /* NVIDIA H100 (132 multiprocessors, two of these workgroups each), f16
+     * H=32 Hkv=8 D=128, 2026-11-24: at 128K 132 workgroups 0.331 ms, 264:
+     * 0.216, 396: 0.259, 1000: 0.252 (docs/performance.md). */
+    {0x10de, 264},
+};
+#define DECODE_WORKGROUPS 1000 /* elsewhere: not measured yet */
 #define DECODE_MIN_CHUNK 256
 #define DECODE_MAX_ROWS 8
 
@@ -35,7 +45,7 @@ typedef struct combine_push {
 
 /* How one call is laid out on this device. */
 typedef struct plan {
-    uint32_t lanes;     /* T: threads per query row (prefill) or per key (decode) */
+    uint32_t lanes;     /* T: threads per query row (prefill) */
     uint32_t tile;      /* prefill: keys per shared-memory tile */
     uint32_t rows;      /* query rows per workgroup */
     uint32_t row_tiles; /* workgroups along the rows of one KV head */
@@ -119,20 +129,22 @@ static uint32_t coopmat_tile(const ei_context *ctx, const ei_attention_desc *d, 
     return 0;
 }
 
+static uint32_t decode_workgroups(const ei_context *ctx) {
+    const char *env = getenv("EI_DECODE_WORKGROUPS");
+    long n = env ? strtol(env, NULL, 10) : 0;
+    if (n >= 1 && n <= 1 << 20) return (uint32_t)n;
+    for (size_t i = 0; i < sizeof decode_table / sizeof decode_table[0]; i++)
+        if (decode_table[i].vendor_id == ctx->facts.vendor_id) return decode_table[i].workgroups;
+    return DECODE_WORKGROUPS;
+}
+
 static plan make_decode_plan(const ei_context *ctx, const ei_attention_desc *d) {
     plan p = {0};
-    /* 16 lanes read a 128-dim f16 key row as 8 whole 32-byte sectors. */
-    p.lanes = lanes(ctx, d, 16);
-    /* Each lane keeps q and o of every row in registers: at most 64 floats. */
-    uint32_t per_lane = d->dim / 2 / p.lanes;
-    uint32_t cap = 16 / per_lane;
-    if (cap > DECODE_MAX_ROWS) cap = DECODE_MAX_ROWS;
-    if (cap < 1) cap = 1;
     uint64_t all_rows = (uint64_t)d->q_len * (d->heads / d->kv_heads);
-    p.rows = all_rows < cap ? (uint32_t)all_rows : cap;
+    p.rows = all_rows < DECODE_MAX_ROWS ? (uint32_t)all_rows : DECODE_MAX_ROWS;
     p.row_tiles = (uint32_t)((all_rows + p.rows - 1) / p.rows);
     uint64_t per_split = (uint64_t)p.row_tiles * d->kv_heads;
-    uint64_t want = (DECODE_TARGET_WORKGROUPS + per_split - 1) / per_split;
+    uint64_t want = (decode_workgroups(ctx) + per_split - 1) / per_split;
     uint64_t most = (d->kv_len + DECODE_MIN_CHUNK - 1) / DECODE_MIN_CHUNK;
     if (want > most) want = most;
     if (want < 1) want = 1;
@@ -351,15 +363,15 @@ ei_status ei_attention_decode(ei_cmd *cmd, const ei_attention_desc *d, ei_tensor
                        fn, p.splits, rows);
     if (st != EI_OK) return st;
 
-    /* 16-byte loads when each lane's share of a row is whole, aligned
-     * 16-byte words (element skips are in elements of the dtype). */
-    uint32_t per_word = q.dtype == EI_F32 ? 1 : 2, lane_words = d->dim / p.lanes / per_word;
-    uint32_t vec4 = lane_words % 4 == 0 && push.k_skip % (4 * per_word) == 0 && push.v_skip % (4 * per_word) == 0;
+    /* 16-byte loads when K and V start at whole 16-byte units (skips are
+     * in elements of the dtype; rows are whole units at every head dim). */
+    uint32_t unit = q.dtype == EI_F32 ? 4 : 8;
+    uint32_t vec4 = push.k_skip % unit == 0 && push.v_skip % unit == 0;
     ei_kernel first = {.shader = "attn_decode",
                        .bindings = 5,
                        .push_size = sizeof push,
-                       .spec_count = 7,
-                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.lanes, p.rows, ATTN_WORKGROUP, vec4}};
+                       .spec_count = 6,
+                       .spec = {ATTN_WORKGROUP, q.dtype, d->dim, p.rows, ATTN_WORKGROUP, vec4}};
     ei_kernel merge = {.shader = "attn_combine",
                        .bindings = 2,
                        .push_size = sizeof(combine_push),
