@@ -6,6 +6,7 @@
 // TT = 1 is the decode matrix-vector product. The portable path: correct
 // for every type.
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint WG = 64;
@@ -14,6 +15,7 @@ layout(constant_id = 3) const uint BLOCK_ELEMS = 1;
 layout(constant_id = 4) const uint BLOCK_BYTES = 4;
 layout(constant_id = 5) const uint TT = 1;
 layout(constant_id = 6) const uint LANES = 64; // threads per row, a power of two dividing WG
+const uint UNROLL = 4;
 
 #include "common/quant.glsl"
 
@@ -39,13 +41,20 @@ void main() {
     float acc[TT];
     for (uint t = 0u; t < TT; t++) acc[t] = 0.0;
     // Four consecutive columns per step (cols are whole blocks, and blocks
-    // whole multiples of 4 elements, or float types where cols % 4 is checked).
-    for (uint c = lane * 4u; live && c < pc.cols; c += LANES * 4u) {
-        vec4 w = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
-                                   : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
-        // Tokens past the end read the last one (no branch in the loop) and are not written.
-        for (uint t = 0u; t < TT; t++)
-            acc[t] += dot(w, x4[(pc.x_skip + min(t0 + t, pc.tokens - 1u) * pc.cols + c) / 4u]);
+    // whole multiples of 4 elements, or float types where cols % 4 is checked),
+    // UNROLL steps at a time: their weight reads are in flight together
+    // (decode is bound by memory latency).
+    const uint STEP = LANES * 4u;
+    for (uint c0 = lane * 4u; live && c0 < pc.cols; c0 += STEP * UNROLL) {
+        [[unroll]] for (uint u = 0u; u < UNROLL; u++) {
+            const uint c = c0 + u * STEP;
+            if (c >= pc.cols) break;
+            vec4 w = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
+                                       : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
+            // Tokens past the end read the last one (no branch in the loop) and are not written.
+            for (uint t = 0u; t < TT; t++)
+                acc[t] += dot(w, x4[(pc.x_skip + min(t0 + t, pc.tokens - 1u) * pc.cols + c) / 4u]);
+        }
     }
     for (uint t = 0u; t < TT; t++) partial[lid * TT + t] = acc[t];
     barrier();
