@@ -63,13 +63,16 @@ uint64_t ei_model_weight_bytes(const ei_model *m);
 typedef struct ei_session ei_session;
 
 typedef struct ei_session_desc {
-    uint32_t n_ctx;   /* tokens the KV caches hold (prompt + generated); 0: min(4096, trained context) */
-    uint32_t n_batch; /* most tokens per ei_session_forward call (prompt chunks); 0: 512 */
+    uint32_t n_ctx; /* tokens the KV caches hold (prompt + generated); 0: min(4096, trained context) */
+    /* Tokens the working buffers hold: a call of up to n_batch tokens goes
+     * through the model in one pass, a longer one layer by layer, n_batch
+     * tokens at a time inside each layer (ei_session_forward); 0: 512. */
+    uint32_t n_batch;
     /* The methods (algorithm.md). NULL: dense prefill and a full cache.
      * Otherwise its mode picks the prompt's attention: in every layer
      * without a sliding window, the first ei_session_forward call (the
-     * whole prompt: n_batch must hold it) runs ei_prefill_layer; and its
-     * decode constants serve `kv`. */
+     * whole prompt in one call, of any length: n_batch need not hold it)
+     * runs ei_prefill_layer; and its decode constants serve `kv`. */
     const ei_entropy_config *method;
     /* KV-cache compression of the layers without a sliding window (ignored
      * without `method`): SnapKV and AdaKV right after the prompt, latent at
@@ -95,17 +98,30 @@ uint32_t ei_session_n_batch(const ei_session *s);
 /* Rows the cache of `layer` holds now (the most of any head): the position
  * until a compression, the budget after it. */
 uint32_t ei_session_cache_len(const ei_session *s, uint32_t layer);
-/* Bytes of the KV caches and of the working buffers. */
+/* Bytes of the KV caches, and of the working buffers the session holds
+ * between calls (activations of n_batch tokens, ids and logits, the
+ * methods' scratch for the longest prompt so far). A call of n > n_batch
+ * tokens holds n * (4 + 4 * n_embd + n_head * head_dim * (4 + the cache
+ * type's size)) bytes more while it runs. */
 uint64_t ei_session_kv_bytes(const ei_session *s);
 uint64_t ei_session_scratch_bytes(const ei_session *s);
 
-/* Runs n (1..n_batch) tokens at the next positions through every layer in
- * one recording, appending their keys and values to the caches, and writes
- * the last token's n_vocab logits to `logits` (may be NULL: a prompt chunk
- * that is not the last). EI_ERROR_LIMIT_EXCEEDED, leaving the session as it
- * was, when the tokens would pass n_ctx; EI_ERROR_INVALID_ARGUMENT for an id
- * outside the vocabulary, or several tokens where the method takes one (a
- * prompt in chunks under a sparse prefill mode, or after a compression). */
+/* Runs n tokens at the next positions through every layer in one
+ * recording, appending their keys and values to the caches, and writes the
+ * last token's n_vocab logits to `logits` (may be NULL: a prompt chunk that
+ * is not the last). Up to n_batch tokens go through the model in one pass.
+ * A longer call runs layer by layer: in each layer its tokens go n_batch at
+ * a time through the projections and the feed-forward block, and all at
+ * once through the attention; for the call only it takes prompt-sized
+ * buffers, one allocation each, for the ids, the residual stream x
+ * [n][n_embd] f32, the queries [n][n_head][head_dim] in the cache's type
+ * and the attention's output (f32, as large). With a method the prompt
+ * comes in one call, then one token per call. A failed call leaves the
+ * session as it was: EI_ERROR_LIMIT_EXCEEDED when the tokens would pass
+ * n_ctx; EI_ERROR_OUT_OF_DEVICE_MEMORY when a long call's buffers do not
+ * fit; EI_ERROR_INVALID_ARGUMENT for no tokens, an id outside the
+ * vocabulary, or several tokens where the method takes one (a prompt in
+ * chunks under a method, or after a compression). */
 ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, float *logits);
 
 /* GPU milliseconds of the last ei_session_forward (timestamps around its

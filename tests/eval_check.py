@@ -146,8 +146,9 @@ def main():
         prompt = work / "prompt.txt"
         prompt.write_text("the quick brown fox jumps over the lazy dog " * 5)
         stats = work / "stats.json"
+        # -b 16: the method's prompt still goes in one call, layer by layer.
         run([args.vkinfer, "-m", str(gemma), "-f", str(prompt), "-n", "2", "--temp", "0", "--attn", "entropy",
-             "--stats", str(stats), "--validation"] + METHOD)
+             "-b", "16", "--stats", str(stats), "--validation"] + METHOD)
         d = check_stats(stats, 6, {5})
         print(f"vkinfer --stats: {d['prompt_tokens']} tokens, layer 5 keeps {d['layers'][5]['heads'][0]['keep']}")
         if args.heatmaps:

@@ -1,8 +1,8 @@
 /* Failure injection (docs/reliability.md, "Failure injection"): a
  * device-memory budget too small for the work, and host allocations that
  * fail one at a time, over context creation (or adoption of an app's
- * device), loading a tiny model, a session, an 8-token prompt and a decode
- * step. At each failure: a clean status with a message, nothing left
+ * device), loading a tiny model, a session, an 8-token prompt, a decode
+ * step and a 17-token call (past n_batch: layer by layer). At each failure: a clean status with a message, nothing left
  * behind once everything is destroyed (every block of the hooks freed, no
  * validation message, object tracking included), and a context that
  * survived the failure computes the clean run's logits. */
@@ -56,15 +56,16 @@ static ei_status forward(ei_session *s, const uint32_t *ids, uint32_t n, float *
     return ei_session_forward(s, ids, n, logits);
 }
 
-/* Parse a model file, load it, make a session, run a prompt and a decode
- * step (a failed one again, with `stop`: see forward); the first failure's
- * status. *held: the device memory the context held at the end, before
- * everything is freed; logits: the decode step's. */
+/* Parse a model file, load it, make a session, run a prompt, a decode step
+ * and a call longer than n_batch (a failed one again, with `stop`: see
+ * forward); the first failure's status. *held: the device memory the
+ * context held at the end, before everything is freed; logits: the last
+ * call's. */
 static ei_status scenario(ei_context *ctx, const gw *file, uint64_t *stop, uint64_t *held, float *logits) {
     ei_gguf *g = NULL;
     ei_model *m = NULL;
     ei_session *s = NULL;
-    uint32_t ids[9] = {3, 1, 4, 1, 5, 9, 2, 6, 5};
+    uint32_t ids[26] = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4, 6, 2, 6, 4, 3, 3};
     char error[256];
     phase('l');
     ei_status st = ei_gguf_parse(file->data, file->size, &g, error, sizeof error), first = EI_OK;
@@ -75,6 +76,8 @@ static ei_status scenario(ei_context *ctx, const gw *file, uint64_t *stop, uint6
     if (st == EI_OK) st = forward(s, ids, 8, logits, stop, &first);
     phase('d');
     if (st == EI_OK) st = forward(s, ids + 8, 1, logits, stop, &first);
+    phase('g');
+    if (st == EI_OK) st = forward(s, ids + 9, 17, logits, stop, &first);
     phase('x');
     *held = ei_context_device_bytes(ctx);
     ei_session_destroy(s);

@@ -1,11 +1,13 @@
 /* Sessions of tiny random-weight models (util/tiny_model.c): chunked
- * prefill equals one-shot prefill, decode equals prefill, reset repeats,
- * a full context or a bad id is refused leaving the session usable, and a
- * broken model (missing tensor, wrong shape, unsupported head dim) is
- * refused with a message naming the fault; the methods (sparse prompt, KV
- * compression) run inside the model. The logits themselves are checked
- * against an independent numpy forward pass by tests/model_check.py; the
- * failure-injection walks are in test_failure_injection.c. */
+ * prefill equals one-shot prefill, a call longer than n_batch (layer by
+ * layer) equals one pass, decode equals prefill, reset repeats, a full
+ * context, a bad id or a long call past the memory budget is refused
+ * leaving the session usable, and a broken model (missing tensor, wrong
+ * shape, unsupported head dim) is refused with a message naming the fault;
+ * the methods (sparse prompt, KV compression) run inside the model. The
+ * logits themselves are checked against an independent numpy forward pass
+ * by tests/model_check.py; the failure-injection walks are in
+ * test_failure_injection.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +86,7 @@ static void check_model(ei_context *ctx, const tiny *t, ei_dtype kv_dtype) {
     CHECK(ei_session_pos(chunks) == N + 6, "pos %u after a refused call", ei_session_pos(chunks));
     more[1] = VOCAB;
     CHECK_STATUS(ei_session_forward(chunks, more, 2, NULL), EI_ERROR_INVALID_ARGUMENT, ctx);
-    CHECK_STATUS(ei_session_forward(chunks, more, 6, NULL), EI_ERROR_INVALID_ARGUMENT, ctx); /* > n_batch */
+    CHECK_STATUS(ei_session_forward(chunks, more, 0, NULL), EI_ERROR_INVALID_ARGUMENT, ctx);
     /* After a reset, the same prompt gives the same logits. */
     CHECK_STATUS(ei_session_reset(whole), EI_OK, ctx);
     forward(ctx, whole, ids, N + 1, again);
@@ -284,6 +286,177 @@ static void check_prefill_stats(ei_context *ctx) {
     ei_gguf_close(g);
 }
 
+/* ---- Calls longer than n_batch (layer-major) ---- */
+
+enum { LONG_N = 100, LONG_STEPS = 3, LONG_CTX = 128, LONG_LAYERS = 8 };
+
+/* What a session computes for a prompt given in calls of calls[0],
+ * calls[1], ... tokens (0 ends the list), then LONG_STEPS decode steps. */
+typedef struct long_run {
+    float logits[LONG_STEPS + 1][VOCAB]; /* the prompt's, then each step's */
+    uint32_t pos, len[LONG_LAYERS];      /* after the prompt; the caches' rows of the first layers */
+} long_run;
+
+static void run_long(ei_context *ctx, ei_model *m, const ei_session_desc *d, const uint32_t *ids, const uint32_t *calls,
+                     long_run *out) {
+    *out = (long_run){0};
+    ei_session *s = NULL;
+    CHECK_STATUS(ei_session_create(m, d, &s), EI_OK, ctx);
+    if (!s) return;
+    uint32_t done = 0;
+    for (int i = 0; calls[i]; done += calls[i++])
+        CHECK_STATUS(ei_session_forward(s, ids + done, calls[i], out->logits[0]), EI_OK, ctx);
+    out->pos = ei_session_pos(s);
+    for (uint32_t l = 0; l < LONG_LAYERS; l++)
+        out->len[l] = ei_session_cache_len(s, l);
+    for (uint32_t i = 1; i <= LONG_STEPS; i++)
+        CHECK_STATUS(ei_session_forward(s, ids + done + i - 1, 1, out->logits[i]), EI_OK, ctx);
+    ei_session_destroy(s);
+}
+
+/* Whether the logits of a long run equal those of a reference: bit for bit
+ * on devices without cooperative matrices, where every op computes a
+ * token's row alike however many rows its dispatch has; with them a matmul
+ * of 64 tokens or more takes the f16 matrix kernel (activations rounded to
+ * f16), which a piece of 16 or 37 tokens does not, so there within 5e-3 of
+ * the largest logit (2.3e-3 seen for gemma3 on an H100). */
+static int same_logits(ei_context *ctx, const long_run *got, const long_run *want, double *err) {
+    int coopmat = (ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX) != 0;
+    *err = 0;
+    for (int i = 0; i <= LONG_STEPS; i++)
+        *err = fmax(*err, rel(got->logits[i], want->logits[i]));
+    return coopmat ? *err <= 5e-3 : memcmp(got->logits, want->logits, sizeof got->logits) == 0;
+}
+
+/* `calls` in a session with n_batch 16, and 37 (a ragged last piece), give
+ * what they give in one whose n_batch holds them: logits of the prompt and
+ * of the decode steps, position and cache lengths; `want` gets the latter. */
+static void check_long(ei_context *ctx, ei_model *m, const char *what, ei_session_desc d, const uint32_t *ids,
+                       const uint32_t *calls, long_run *want) {
+    long_run got;
+    d.n_ctx = LONG_CTX, d.n_batch = LONG_CTX;
+    run_long(ctx, m, &d, ids, calls, want);
+    CHECK(want->pos == LONG_N && finite(want->logits[LONG_STEPS]), "%s: position %u", what, want->pos);
+    const uint32_t batches[] = {16, 37};
+    for (int b = 0; b < 2; b++) {
+        d.n_batch = batches[b];
+        run_long(ctx, m, &d, ids, calls, &got);
+        double err;
+        CHECK(same_logits(ctx, &got, want, &err), "%s, n_batch %u: logits differ from one pass by %.3g", what,
+              d.n_batch, err);
+        CHECK(got.pos == want->pos && memcmp(got.len, want->len, sizeof got.len) == 0,
+              "%s, n_batch %u: position %u, layer 0 holds %u rows; one pass: %u, %u", what, d.n_batch, got.pos,
+              got.len[0], want->pos, want->len[0]);
+        printf("%s, n_batch %u: %.2e from one pass\n", what, d.n_batch, err);
+    }
+}
+
+/* A prompt of LONG_N tokens in one call longer than n_batch, with no
+ * method (also after a first call of 10: at a position), and with
+ * `methods` the entropy prefill (one block a segment: sparse) and SnapKV
+ * (compressing after the prompt); in f32 and f16 caches. */
+static void check_long_model(ei_context *ctx, const tiny *t, int methods) {
+    ei_gguf *g = NULL;
+    ei_model *m = NULL;
+    CHECK_STATUS(load(ctx, t, &g, &m), EI_OK, ctx);
+    if (!m) return;
+    uint32_t ids[LONG_N + LONG_STEPS], whole[] = {LONG_N, 0}, split[] = {10, LONG_N - 10, 0};
+    for (int i = 0; i < LONG_N + LONG_STEPS; i++)
+        ids[i] = tu_below(VOCAB);
+    ei_entropy_config sparse = ei_entropy_config_default(), snapkv = ei_entropy_config_default();
+    sparse.segment_size = 8, sparse.block_size = 4, sparse.threshold_len = 8, sparse.layer_skip = 0;
+    sparse.base_budget = 4, sparse.mode = EI_PREFILL_ENTROPY;
+    snapkv.window = 4, snapkv.decode_budget = 24, snapkv.decode_gap = 2;
+    long_run dense, want;
+    char what[96];
+    for (int f16 = 0; f16 < 2; f16++) {
+        ei_dtype dtype = f16 ? EI_F16 : EI_F32;
+        const char *arch = t->arch, *type = f16 ? "f16" : "f32";
+        snprintf(what, sizeof what, "%s, %s, no method", arch, type);
+        check_long(ctx, m, what, (ei_session_desc){.kv_dtype = dtype}, ids, whole, &dense);
+        snprintf(what, sizeof what, "%s, %s, no method, at position 10", arch, type);
+        check_long(ctx, m, what, (ei_session_desc){.kv_dtype = dtype}, ids, split, &want);
+        if (!methods) continue;
+        snprintf(what, sizeof what, "%s, %s, entropy prefill", arch, type);
+        check_long(ctx, m, what, (ei_session_desc){.method = &sparse, .kv_dtype = dtype}, ids, whole, &want);
+        CHECK(rel(want.logits[0], dense.logits[0]) > 1e-4, "%s: the sparse prefill changed nothing", what);
+        snprintf(what, sizeof what, "%s, %s, SnapKV", arch, type);
+        check_long(ctx, m, what, (ei_session_desc){.method = &snapkv, .kv = EI_KV_SNAPKV, .kv_dtype = dtype}, ids,
+                   whole, &want);
+        uint32_t compressed = 0;
+        for (uint32_t l = 0; l < t->layers && l < LONG_LAYERS; l++)
+            compressed += want.len[l] == snapkv.decode_budget;
+        CHECK(compressed > 0, "%s: no cache compressed", what);
+    }
+    ei_model_destroy(m);
+    ei_gguf_close(g);
+}
+
+/* Both tiny models. On a device with cooperative matrices the methods are
+ * left out at first: a rounding difference can flip their discrete choices
+ * (blocks kept, keys evicted) and the logits with them, past any tolerance
+ * (8e-2 seen after SnapKV on an H100); then everything runs again with
+ * cooperative matrices masked, bit for bit on the portable kernels. */
+static void check_long_calls(ei_context *ctx) {
+    int coopmat = (ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX) != 0;
+    check_long_model(ctx, &(tiny){"llama", 2, 4, 2, 64}, !coopmat);
+    check_long_model(ctx, &(tiny){"gemma3", 7, 4, 2, 64}, !coopmat); /* layers 0-4 and 6 local, 5 global */
+    if (!coopmat) return;
+    ei_context_desc portable = ei_context_desc_default();
+    portable.disabled_features = EI_FEATURE_COOPERATIVE_MATRIX;
+    ei_context *plain = tu_context_from(portable);
+    printf("the same with the methods, cooperative matrices masked:\n");
+    check_long_calls(plain);
+    tu_release(plain);
+}
+
+/* A long call that fails (its prompt-sized buffers past the context's
+ * device memory budget) leaves the session as it was, holding no more
+ * memory than before; once there is room the same call gives the logits of
+ * a session that never failed. */
+static void check_long_call_failure(const tiny *t) {
+    ei_context_desc desc = ei_context_desc_default();
+    desc.device_memory_budget = 64ull << 20;
+    ei_context *ctx = tu_context_from(desc);
+    ei_gguf *g = NULL;
+    ei_model *m = NULL;
+    ei_session *s = NULL;
+    ei_buffer *filler = NULL;
+    CHECK_STATUS(load(ctx, t, &g, &m), EI_OK, ctx);
+    if (m) CHECK_STATUS(ei_session_create(m, &(ei_session_desc){LONG_CTX, 16}, &s), EI_OK, ctx);
+    uint32_t ids[LONG_N + LONG_STEPS], split[] = {10, LONG_N - 10, 0};
+    for (int i = 0; i < LONG_N + LONG_STEPS; i++)
+        ids[i] = tu_below(VOCAB);
+    float logits[VOCAB];
+    if (s) CHECK_STATUS(ei_session_forward(s, ids, 10, NULL), EI_OK, ctx);
+    /* Room for half the buffers of a call of 90: x [90][E] fits, then not q. */
+    uint64_t need = (LONG_N - 10) * (4 + TINY_EMBD * 4 + 2ull * t->heads * t->head_dim * 4);
+    uint64_t held = ei_context_device_bytes(ctx);
+    if (s) CHECK_STATUS(ei_buffer_create(ctx, desc.device_memory_budget - held - need / 2, &filler), EI_OK, ctx);
+    if (filler) {
+        held = ei_context_device_bytes(ctx);
+        CHECK_STATUS(ei_session_forward(s, ids + 10, LONG_N - 10, logits), EI_ERROR_OUT_OF_DEVICE_MEMORY, ctx);
+        CHECK(strstr(ei_context_error(ctx), "budget") != NULL, "%s", ei_context_error(ctx));
+        CHECK(ei_session_pos(s) == 10 && ei_session_cache_len(s, 0) == 10 && ei_session_cache_len(s, 1) == 10,
+              "a failed long call left position %u, %u and %u rows in the caches", ei_session_pos(s),
+              ei_session_cache_len(s, 0), ei_session_cache_len(s, 1));
+        CHECK(ei_context_device_bytes(ctx) == held, "a failed long call holds %llu bytes more",
+              (unsigned long long)(ei_context_device_bytes(ctx) - held));
+        ei_buffer_destroy(filler);
+        long_run got, want;
+        run_long(ctx, m, &(ei_session_desc){LONG_CTX, LONG_CTX}, ids, split, &want);
+        CHECK_STATUS(ei_session_forward(s, ids + 10, LONG_N - 10, got.logits[0]), EI_OK, ctx);
+        for (uint32_t i = 1; i <= LONG_STEPS; i++)
+            CHECK_STATUS(ei_session_forward(s, ids + LONG_N + i - 1, 1, got.logits[i]), EI_OK, ctx);
+        double err;
+        CHECK(same_logits(ctx, &got, &want, &err), "after a failed long call the logits differ by %.3g", err);
+    }
+    ei_session_destroy(s);
+    ei_model_destroy(m);
+    ei_gguf_close(g);
+    tu_release(ctx);
+}
+
 static void check_refused(ei_context *ctx, const tiny *t, ei_status want, const char *message) {
     ei_gguf *g = NULL;
     ei_model *m = NULL;
@@ -305,6 +478,8 @@ int main(void) {
     check_prefill_stats(ctx);
     methods_kv_dtype = EI_F16;
     check_methods(ctx);
+    check_long_calls(ctx);
+    check_long_call_failure(&(tiny){"llama", 2, 4, 2, 64});
     check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, "blk.1.ffn_up.weight", NULL}, EI_ERROR_INVALID_ARGUMENT,
                   "blk.1.ffn_up.weight is missing");
     check_refused(ctx, &(tiny){"llama", 2, 2, 2, 128, NULL, "blk.0.attn_k.weight"}, EI_ERROR_INVALID_ARGUMENT,

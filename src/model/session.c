@@ -144,24 +144,64 @@ static ei_status prefill_scratch(ei_session *s, uint32_t n) {
     return ei_buffer_create(s->ctx, need ? need : 256, &s->prefill_scratch);
 }
 
+/* The prompt-sized buffers of a call longer than n_batch (layer-major),
+ * made for the call and freed at its end: a 128K prompt of an 8B model
+ * takes ~5 GB in them that decode does not need. Each is its own
+ * allocation, so none passes maxMemoryAllocationSize (x and the attention's
+ * output are 2 GiB each there). */
+typedef struct call_buffers {
+    ei_buffer *ids, *x, *q, *att;
+} call_buffers;
+
+static void call_buffers_destroy(call_buffers *b) {
+    ei_buffer_destroy(b->ids);
+    ei_buffer_destroy(b->x);
+    ei_buffer_destroy(b->q);
+    ei_buffer_destroy(b->att);
+}
+
+/* The tensors of a call of n tokens (ei_call), its ids uploaded: in io and
+ * work for at most n_batch tokens, else in new buffers in *b. */
+static ei_status call_of(ei_session *s, const uint32_t *ids, uint32_t n, call_buffers *b, ei_call *out) {
+    const ei_model_config *c = &s->model->config;
+    const activations *a = &s->a;
+    ei_dtype kv = s->kv_dtype;
+    if (n <= s->n_batch) {
+        *out = (ei_call){n,
+                         {s->io, 0, EI_U32},
+                         {s->work, a->x, EI_F32},
+                         {s->work, kv == EI_F32 ? a->q : a->q16, kv},
+                         {s->work, a->att, EI_F32}};
+        return ei_buffer_upload(s->io, 0, ids, (uint64_t)n * 4);
+    }
+    uint64_t q_n = (uint64_t)n * c->n_head * c->head_dim;
+    ei_status st = ei_buffer_create_mapped(s->ctx, (uint64_t)n * 4, &b->ids);
+    if (st == EI_OK) st = ei_buffer_create(s->ctx, (uint64_t)n * c->n_embd * 4, &b->x);
+    if (st == EI_OK) st = ei_buffer_create(s->ctx, q_n * ei_dtype_size(kv), &b->q);
+    if (st == EI_OK) st = ei_buffer_create(s->ctx, q_n * 4, &b->att);
+    if (st == EI_OK) st = ei_buffer_upload(b->ids, 0, ids, (uint64_t)n * 4);
+    *out = (ei_call){n, {b->ids, 0, EI_U32}, {b->x, 0, EI_F32}, {b->q, 0, kv}, {b->att, 0, EI_F32}};
+    return st;
+}
+
 ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, float *logits) {
     if (!s) return EI_ERROR_INVALID_ARGUMENT;
     ei_context *ctx = s->ctx;
     const ei_model_config *c = &s->model->config;
-    if (!ids || n == 0 || n > s->n_batch)
-        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_session_forward: 1..%u tokens at a time, not %u", s->n_batch,
-                       n);
+    if (!ids || n == 0) return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_session_forward: NULL ids or no tokens");
     if (n > s->n_ctx - s->pos)
         return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "the context is full: %u tokens + %u more exceed %u", s->pos, n,
                        s->n_ctx);
     if (n > 1 && ((s->has_method && s->pos > 0) || s->compressed))
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
-                       "with a method the prompt comes in one call (n_batch >= prompt) and then one token per call");
+                       "with a method the prompt comes in one call and then one token per call");
     for (uint32_t i = 0; i < n; i++)
         if (ids[i] >= c->n_vocab)
             return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "token id %u is outside the vocabulary of %u", ids[i],
                            c->n_vocab);
-    ei_status st = ei_buffer_upload(s->io, 0, ids, (uint64_t)n * 4);
+    call_buffers buffers = {0};
+    ei_call call;
+    ei_status st = call_of(s, ids, n, &buffers, &call);
     if (st == EI_OK && s->sparse && n > 1) st = prefill_scratch(s, n);
     if (st == EI_OK && s->sparse && n > 1) st = ei_stats_prepare(s, n);
     ei_cmd *cmd = NULL;
@@ -178,12 +218,13 @@ ei_status ei_session_forward(ei_session *s, const uint32_t *ids, uint32_t n, flo
     int timed = ei_context_facts(ctx)->features & EI_FEATURE_TIMESTAMPS;
     uint32_t t0 = 0, t1 = 0;
     if (st == EI_OK && timed) st = ei_cmd_timestamp(cmd, &t0);
-    if (st == EI_OK) st = ei_forward_record(s, cmd, n, logits != NULL);
+    if (st == EI_OK) st = ei_forward_record(s, cmd, &call, logits != NULL);
     if (st == EI_OK && timed) st = ei_cmd_timestamp(cmd, &t1);
     if (st == EI_OK) st = ei_cmd_run(cmd);
     s->gpu_ms = -1;
     if (st == EI_OK && timed) st = ei_cmd_elapsed_ms(cmd, t0, t1, &s->gpu_ms);
     ei_cmd_destroy(cmd);
+    call_buffers_destroy(&buffers);
     if (st == EI_OK) {
         if (ei_kv_compress_due(&s->method, s->kv, s->step)) s->compressed = 1;
         if (s->step == 0) s->stats_len = n;

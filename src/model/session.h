@@ -7,7 +7,7 @@
 #include "weights.h"
 
 /* Where each activation lives in the working buffer (byte offsets); shapes
- * for n_batch tokens. */
+ * for n_batch tokens, a call's or a piece's of a longer call. */
 typedef struct activations {
     uint64_t x;      /* [B][E] the residual stream */
     uint64_t h;      /* [B][E] a normed copy */
@@ -57,9 +57,22 @@ struct ei_session {
 ei_attention_desc ei_layer_attention_desc(const ei_model_config *c, uint32_t layer, uint32_t n, uint32_t kv_len);
 /* How the session's caches are compressed (its KV method, GQA by mean). */
 ei_kv_compress_desc ei_session_compress_desc(const ei_session *s);
-/* Records the forward pass of the n tokens whose ids are in the io buffer,
- * at position s->pos, and the last token's logits when want_logits. */
-ei_status ei_forward_record(ei_session *s, ei_cmd *cmd, uint32_t n, int want_logits);
+/* The tensors of a call's n tokens that the forward pass keeps whole, each
+ * at the call's first token: ids [n] u32, the residual stream x [n][E] f32,
+ * the queries [n][H][D] in the cache's type and the attention's output
+ * [n][H][D] f32. A call of at most n_batch tokens has them in io and work;
+ * a longer one in prompt-sized buffers of its own (session.c). */
+typedef struct ei_call {
+    uint32_t n;
+    ei_tensor ids, x, q, att;
+} ei_call;
+
+/* Records the forward pass of a call at position s->pos, and the last
+ * token's logits when want_logits. Up to n_batch tokens run token-major,
+ * more layer-major: each layer takes its n_batch-token pieces through the
+ * projections, attends once over the whole call, then takes the pieces
+ * through the rest of the layer. */
+ei_status ei_forward_record(ei_session *s, ei_cmd *cmd, const ei_call *call, int want_logits);
 /* prefill_stats.c: sizes s->stats for a prompt of n tokens (before
  * recording it), and records the copy of layer l's profile after its
  * ei_prefill_layer. Both do nothing without keep_stats. */

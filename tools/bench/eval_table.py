@@ -46,7 +46,7 @@ def report(d):
               [(c, [cell(*by_length[(c, n)]) for n in lengths]) for c in configs]),
         table("Accuracy by needle depth, over lengths and samples:", [f"{p}%" for p in depths],
               [(c, [cell(*by_depth[(c, p)]) for p in depths]) for c in configs]),
-        table("Mean prefill wall ms (the whole prompt in one pass):", [str(n) for n in lengths],
+        table("Mean prefill wall ms (the whole prompt in one call):", [str(n) for n in lengths],
               [(c, [f"{sum(ms[(c, n)]) / len(ms[(c, n)]):.0f}" if ms[(c, n)] else "-" for n in lengths])
                for c in configs]),
     ])

@@ -14,7 +14,7 @@ static const char usage[] =
     "  passkey  a 5-digit pass key among repeated noise sentences\n"
     "  kv       the value of an 8-hex-digit key among JSON-like key-value pairs\n"
     "  needle   a 7-digit magic number for a named key among shuffled filler sentences\n"
-    "Each method runs the whole prompt in one pass; one model serves every run.\n"
+    "Each method runs the whole prompt in one call; one model serves every run.\n"
     "\n"
     "  -m, --model FILE        a GGUF model; default: $EI_MODEL, else the default model\n"
     "      --len N,N,...       prompt lengths in tokens, at most (default 2048)\n"

@@ -46,7 +46,7 @@ static cJSON *profile(const ee_args *a) {
     }
     ei_entropy_config method = a->method;
     method.mode = a->heat_attn;
-    ei_session_desc d = {.n_ctx = (uint32_t)n, .n_batch = (uint32_t)n, .method = &method, .prefill_stats = 1};
+    ei_session_desc d = {.n_ctx = (uint32_t)n, .method = &method, .prefill_stats = 1};
     if (rc == 0 && (ei_session_create(model, &d, &s) != EI_OK || ei_session_forward(s, ids, (uint32_t)n, NULL)))
         fprintf(stderr, "ei-eval: error: %s\n", ei_context_error(ctx));
     else if (rc == 0 && !(stats = vk_stats_json(s, model, &method, ee_attn_name(method.mode), (uint32_t)n)))

@@ -1,6 +1,7 @@
 /* A task's runs: prompts made once per (sample, length), then through each
- * configuration's session (the whole prompt in one forward pass, as the
- * methods need), greedy decoding until the answer is settled. */
+ * configuration's session (the whole prompt in one call, as the methods
+ * need; past n_batch tokens the library runs it layer by layer), greedy
+ * decoding until the answer is settled. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,7 @@ static ei_status run_prompt(ee_eval *e, ei_session *s, ei_sampler *greedy, float
 static ei_status open_session(ee_eval *e, ee_config c, uint32_t tokens, ei_session **out) {
     ei_entropy_config method = e->args->method;
     method.mode = c.attn;
-    ei_session_desc d = {.n_ctx = tokens + e->args->gen, .n_batch = tokens, .kv = c.kv, .kv_dtype = EI_F16};
+    ei_session_desc d = {.n_ctx = tokens + e->args->gen, .kv = c.kv, .kv_dtype = EI_F16};
     if (c.attn != EI_PREFILL_FULL || c.kv != EI_KV_FULL) d.method = &method;
     return ei_session_create(e->model, &d, out);
 }

@@ -19,7 +19,8 @@ static const char usage[] =
     "      --ignore-eos        keep generating past an end-of-generation token\n"
     "  -n, --n-predict N       tokens to generate (default 128; -1: until end of text or a full context)\n"
     "  -c, --ctx-size N        tokens of context (default min(4096, the model's))\n"
-    "  -b, --batch-size N      prompt tokens per forward pass (default 512)\n"
+    "  -b, --batch-size N      prompt tokens per forward pass (default 512); a method's prompt goes in\n"
+    "                          one call, run layer by layer, N tokens at a time in each layer\n"
     "      --temp T            temperature (default 0.8; 0: greedy)\n"
     "      --top-k N           (default 40; 0: off)\n"
     "      --top-p P           (default 0.95; 1: off)\n"
@@ -28,7 +29,7 @@ static const char usage[] =
     "      --repeat-last-n N   tokens the penalty looks back at (default 64)\n"
     "  -s, --seed N            random seed (default: from the clock)\n"
     "      --attn MODE         the prompt's attention: full (default), entropy, reference (the paper's\n"
-    "                          code), critiprefill; the methods take the whole prompt in one pass\n"
+    "                          code), critiprefill; the methods take the whole prompt in one call\n"
     "      --kv MODE           KV cache: full (default), latent, snapkv, adakv\n"
     "      --cache-type T      the KV cache's element type: f16 (default), f32, bf16\n" VK_METHOD_USAGE
     "      --device ID         a Vulkan device: index or a part of its name (also $EI_DEVICE)\n"

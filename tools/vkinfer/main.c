@@ -1,6 +1,7 @@
-/* vkinfer: loads a GGUF model, prefills the prompt in chunks (a progress
- * bar on stderr), streams the generated text to stdout, and sums up speed
- * and memory. Every failure is one line on stderr and exit status 1. */
+/* vkinfer: loads a GGUF model, prefills the prompt (in chunks of -b
+ * tokens, or in one call with a method; a progress bar on stderr), streams
+ * the generated text to stdout, and sums up speed and memory. Every failure
+ * is one line on stderr and exit status 1. */
 #define _POSIX_C_SOURCE 200809L /* isatty */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ typedef struct run {
     ei_sampler *sampler;
     uint32_t *prompt; /* prompt ids */
     size_t n_prompt;
+    size_t prompt_call; /* the most prompt tokens per forward call */
     uint32_t *generated;
     size_t n_generated;
     char *text; /* the generated text (for --json) */
@@ -121,7 +123,7 @@ static void progress(size_t done, size_t total) {
 
 static int generate(run *r) {
     const ei_model_config *c = ei_model_config_of(r->model);
-    uint32_t n_ctx = ei_session_n_ctx(r->session), batch = ei_session_n_batch(r->session);
+    uint32_t n_ctx = ei_session_n_ctx(r->session);
     size_t want = r->args.n_predict < 0 ? n_ctx - r->n_prompt : (size_t)r->args.n_predict;
     if (r->n_prompt + want > n_ctx) {
         char msg[160];
@@ -140,7 +142,7 @@ static int generate(run *r) {
     double t0 = vk_now_ms();
     ei_status st = EI_OK;
     for (size_t done = 0; st == EI_OK && done < r->n_prompt;) {
-        uint32_t n = r->n_prompt - done < batch ? (uint32_t)(r->n_prompt - done) : batch;
+        uint32_t n = (uint32_t)(r->n_prompt - done < r->prompt_call ? r->n_prompt - done : r->prompt_call);
         int last = done + n == r->n_prompt;
         st = ei_session_forward(r->session, r->prompt + done, n, last ? r->logits : NULL);
         r->prefill_gpu_ms += ei_session_gpu_ms(r->session) > 0 ? ei_session_gpu_ms(r->session) : 0;
@@ -224,7 +226,6 @@ static int start(run *r) {
         EI_OK)
         return fail("%s", error);
     if (r->args.ids ? parse_ids(r) : tokenize_prompt(r)) return 1;
-    /* The methods take the whole prompt in one forward pass. */
     static const char *const attn_modes[] = {"entropy", "reference", "critiprefill", "full"};
     static const char *const kv_modes[] = {"full", "latent", "snapkv", "adakv"};
     ei_session_desc sd = {r->args.n_ctx, r->args.n_batch, .kv_dtype = r->args.cache_type,
@@ -233,11 +234,11 @@ static int start(run *r) {
         if (!strcmp(r->args.attn, attn_modes[i])) r->args.method.mode = (ei_prefill_mode)i;
         if (!strcmp(r->args.kv, kv_modes[i])) sd.kv = (ei_kv_method)i;
     }
-    if (r->args.method.mode != EI_PREFILL_FULL || sd.kv != EI_KV_FULL) {
-        sd.method = &r->args.method;
-        if (sd.n_batch < r->n_prompt) sd.n_batch = (uint32_t)r->n_prompt;
-    }
+    if (r->args.method.mode != EI_PREFILL_FULL || sd.kv != EI_KV_FULL) sd.method = &r->args.method;
     if (ei_session_create(r->model, &sd, &r->session) != EI_OK) return fail("%s", ei_context_error(r->ctx));
+    /* The methods take the whole prompt in one call, which the library
+     * runs layer by layer, -b tokens at a time inside each layer. */
+    r->prompt_call = sd.method ? r->n_prompt : ei_session_n_batch(r->session);
     r->load_ms = vk_now_ms() - t0;
     return 0;
 }
