@@ -49,7 +49,7 @@ ei_status ei_observe(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
     ei_context *ctx = cmd->ctx;
     const char *fn = "ei_observe";
-    ei_profile_shape sh;
+    ei_profile_shape sh = {0}; /* set by check_common; -O3 cannot tell */
     ei_status st = check_common(ctx, d, cfg, 1, fn, &sh);
     if (st != EI_OK) return st;
     uint32_t G = d->heads / d->kv_heads;
@@ -103,7 +103,7 @@ ei_status ei_budgets(ei_cmd *cmd, const ei_profile_desc *d, const ei_entropy_con
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
     ei_context *ctx = cmd->ctx;
     const char *fn = "ei_budgets";
-    ei_profile_shape sh;
+    ei_profile_shape sh = {0}; /* set by check_common; -O3 cannot tell */
     ei_status st = check_common(ctx, d, cfg, 0, fn, &sh);
     if (st != EI_OK) return st;
     uint64_t n = (uint64_t)d->kv_heads * sh.nseg;
@@ -142,7 +142,7 @@ ei_status ei_select_blocks(ei_cmd *cmd, const ei_profile_desc *d, const ei_entro
     if (!cmd) return EI_ERROR_INVALID_ARGUMENT;
     ei_context *ctx = cmd->ctx;
     const char *fn = "ei_select_blocks";
-    ei_profile_shape sh;
+    ei_profile_shape sh = {0}; /* set by check_common; -O3 cannot tell */
     ei_status st = check_common(ctx, d, cfg, 1, fn, &sh);
     if (st != EI_OK) return st;
     ei_topk_push p = {.rows = sh.nseg,
