@@ -21,5 +21,5 @@ rm -rf "$lsan" && mkdir -p "$lsan"
 cd build-asan
 # install: builds a consumer with the system compiler, not the sanitized one.
 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=exitcode=0:log_path="$lsan/lsan" UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --output-on-failure --timeout 600 -E '^install$'
+  ctest --output-on-failure --timeout 600 --parallel "$(nproc)" -E '^install$'
 python3 "$root/ci/lsan_ours.py" "$lsan" "$root"

@@ -15,10 +15,10 @@ cmake --build build-fuzz --target fuzz_gguf fuzz_tokenizer fuzz_config
 (cd build-fuzz && ctest --output-on-failure -R fuzz)
 ci/sanitize.sh
 cd "${EI_BUILD_DIR:-build}"
-ctest --output-on-failure --timeout 600
+ctest --output-on-failure --timeout 600 --parallel "$(nproc)"
 # GPU-assisted validation (every shader instrumented for out-of-bounds
 # accesses) on the kernel tests it can instrument: with validation layer
 # 1.3.239 and lavapipe, the KV-compression kernels' instrumented SPIR-V is
 # rejected by the driver (docs/reliability.md), so kvcache and session are
 # left out.
-EI_VALIDATION_GPU_AV=1 ctest --output-on-failure --timeout 600 -R '^(context|pool|attention|entropy|matmul|transformer|gguf|model)$'
+EI_VALIDATION_GPU_AV=1 ctest --output-on-failure --timeout 600 --parallel "$(nproc)" -R '^(context|pool|attention|entropy|matmul|transformer|gguf|model)$'

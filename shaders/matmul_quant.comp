@@ -15,7 +15,7 @@ layout(constant_id = 3) const uint BLOCK_ELEMS = 1;
 layout(constant_id = 4) const uint BLOCK_BYTES = 4;
 layout(constant_id = 5) const uint TT = 1;
 layout(constant_id = 6) const uint LANES = 64; // threads per row, a power of two dividing WG
-const uint UNROLL = 4;
+layout(constant_id = 7) const uint UNROLL = 1; // column steps in flight per loop pass
 
 #include "common/quant.glsl"
 

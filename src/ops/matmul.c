@@ -50,7 +50,7 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
         return st;
     /* Threads per row: on GPUs decode spreads a row over the whole
      * workgroup (coalesced reads of one row; H100, F16 4096 x 14336: 16
-     * lanes 1.08 TB/s, 32: 1.93, 64: 2.48, with 4 steps in flight); prefill,
+     * lanes 1.08 TB/s, 32: 1.93, 64: 2.48, with 4 steps in flight: UNROLL); prefill,
      * and decode on CPU devices (lavapipe: 1.7x faster measured on the
      * 262144 x 640 Q8_0 logits), give each thread a row of its own, so the
      * tokens' activations are one address for the whole workgroup and no
@@ -62,8 +62,8 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
     ei_kernel k = {.shader = "matmul_quant",
                    .bindings = 3,
                    .push_size = sizeof p,
-                   .spec_count = 7,
-                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes}};
+                   .spec_count = 8,
+                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes, lanes > 1 ? 4 : 1}};
     /* Many tokens: the cooperative-matrix kernel (f16 activations). */
     if (d->tokens >= COOPMAT_MIN_TOKENS && d->cols % COOPMAT_COLS == 0 &&
         ei_coopmat_ready(ctx, "matmul_coopmat", COOPMAT_SUBGROUPS)) {
