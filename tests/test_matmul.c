@@ -88,8 +88,11 @@ int main(void) {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         run_case(ctx, types[i], 37, 512, 1);
         run_case(ctx, types[i], 19, 768, 11);
-        run_case(ctx, types[i], 130, 512, 70); /* tiles of 64 rows x 64 tokens and ragged ends */
+        run_case(ctx, types[i], 130, 512, 70); /* a whole tile and ragged ends */
     }
+    /* Several tiles each way and many column steps, ragged both ways. */
+    run_case(ctx, EI_GGML_F16, 300, 1024, 200);
+    run_case(ctx, EI_GGML_Q4_K, 270, 768, 129);
     if (ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX) {
         ei_context_desc portable = ei_context_desc_default();
         portable.disabled_features = EI_FEATURE_COOPERATIVE_MATRIX;

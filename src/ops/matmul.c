@@ -1,18 +1,54 @@
 /* Matrix products with weights in their GGUF (ggml) storage type. */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "../vk/internal.h"
 #include "entropyinfer_gguf.h"
 
 #define MATMUL_WORKGROUP 64
 #define MATMUL_TOKENS 16 /* tokens per workgroup in prefill: each weight decoded once for 16 */
-/* matmul_coopmat.comp: 4 subgroups, 128 rows x 64 tokens a workgroup,
- * columns in steps of 32; from COOPMAT_MIN_TOKENS tokens on (below, most of
- * a tile would be padding, and short prompts and decode keep f32
- * activations). */
-#define COOPMAT_SUBGROUPS 4
-#define COOPMAT_ROWS 128
-#define COOPMAT_TOKENS 64
-#define COOPMAT_COLS 32
+/* matmul_coopmat.comp from COOPMAT_MIN_TOKENS tokens on (below, most of a
+ * tile would be padding, and short prompts and decode keep f32
+ * activations). Tiles per vendor: subgroups along rows and tokens, 16x16
+ * accumulators a subgroup along each, columns a step. */
 #define COOPMAT_MIN_TOKENS 64
+typedef struct {
+    uint32_t sg_r, sg_t, tm, tn, bk;
+} coopmat_tile;
+static const struct {
+    uint32_t vendor_id;
+    coopmat_tile tile;
+} coopmat_table[] = {
+    /* H100, 2026-12-07, tools/bench/gpu_matmul.sh at 16384 tokens: 145-148
+     * TFLOP/s on the four Llama-3-8B shapes; bk 32 gave 76, 4x4 subgroups
+     * of 2x2 blocks 118-126, any tm*tn of 32 spills (23-34). */
+    {0x10de, {2, 2, 4, 4, 16}},
+};
+static const coopmat_tile coopmat_default = {4, 1, 2, 4, 32}; /* elsewhere unmeasured: the smallest register need (47 TFLOP/s on the H100) */
+
+/* EI_MATMUL_TILE="sg_r,sg_t,tm,tn,bk" replaces the table's choice (for sweeps). */
+static coopmat_tile coopmat_choice(const ei_context *ctx) {
+    coopmat_tile t = coopmat_default;
+    for (size_t i = 0; i < sizeof coopmat_table / sizeof coopmat_table[0]; i++)
+        if (coopmat_table[i].vendor_id == ctx->facts.vendor_id) t = coopmat_table[i].tile;
+    const char *env = getenv("EI_MATMUL_TILE");
+    coopmat_tile e;
+    if (env && sscanf(env, "%u,%u,%u,%u,%u", &e.sg_r, &e.sg_t, &e.tm, &e.tn, &e.bk) == 5) t = e;
+    return t;
+}
+
+/* Whether tile t runs here for cols columns: whole steps, a workgroup the
+ * device allows, every invocation reading whole quads, both stages in
+ * shared memory and the subgroups' 1 KiB staging tiles inside them. */
+static int coopmat_fits(const ei_context *ctx, coopmat_tile t, uint32_t cols) {
+    uint64_t sgs = (uint64_t)t.sg_r * t.sg_t, wg = sgs * ctx->facts.subgroup_size;
+    uint64_t bm = 16ull * t.sg_r * t.tm, bn = 16ull * t.sg_t * t.tn, as = t.bk / 4 + 2;
+    uint64_t stage_bytes = (bm + bn) * as * 8;
+    return t.bk && t.bk % 16 == 0 && t.tm && t.tn && t.tm * t.tn <= 32 && sgs && cols % t.bk == 0 &&
+           wg <= ctx->facts.max_workgroup_invocations && bm * t.bk / 4 % wg == 0 && bn * t.bk / 4 % wg == 0 &&
+           2 * stage_bytes <= ctx->facts.max_shared_memory && sgs * 1024 <= 2 * stage_bytes &&
+           ei_coopmat_ready(ctx, "matmul_coopmat", (uint32_t)sgs);
+}
 
 static int supported(uint32_t t) {
     return t == EI_GGML_F32 || t == EI_GGML_F16 || t == EI_GGML_BF16 || t == EI_GGML_Q4_0 || t == EI_GGML_Q4_1 ||
@@ -65,16 +101,17 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
                    .spec_count = 8,
                    .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes, lanes > 1 ? 4 : 1}};
     /* Many tokens: the cooperative-matrix kernel (f16 activations). */
-    if (d->tokens >= COOPMAT_MIN_TOKENS && d->cols % COOPMAT_COLS == 0 &&
-        ei_coopmat_ready(ctx, "matmul_coopmat", COOPMAT_SUBGROUPS)) {
-        uint32_t wg = COOPMAT_SUBGROUPS * ctx->facts.subgroup_size;
+    coopmat_tile t = coopmat_choice(ctx);
+    if (d->tokens >= COOPMAT_MIN_TOKENS && coopmat_fits(ctx, t, d->cols)) {
+        uint32_t wg = t.sg_r * t.sg_t * ctx->facts.subgroup_size;
         k = (ei_kernel){.shader = "matmul_coopmat",
                         .bindings = 3,
                         .push_size = sizeof p,
-                        .spec_count = 5,
-                        .spec = {wg, wg, d->wtype, be, bb}};
-        per_group = COOPMAT_ROWS;
-        gy = (d->tokens + COOPMAT_TOKENS - 1) / COOPMAT_TOKENS;
+                        .spec_count = 10,
+                        .spec = {wg, wg, d->wtype, be, bb, t.sg_r, t.sg_t, t.tm, t.tn, t.bk}};
+        per_group = 16 * t.sg_r * t.tm;
+        uint32_t bn = 16 * t.sg_t * t.tn;
+        gy = (d->tokens + bn - 1) / bn;
     }
     if (gy > ctx->facts.max_workgroup_count[1])
         return ei_fail(ctx, EI_ERROR_LIMIT_EXCEEDED, "ei_matmul: %u tokens at once are too many", d->tokens);
