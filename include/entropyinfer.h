@@ -488,13 +488,14 @@ ei_status ei_prefill_attend(ei_cmd *cmd, const ei_attention_desc *desc, const ei
 
 /* ---- Operations: matrix products with weights in their GGUF type ------- */
 
-/* Y [tokens][rows] = X [tokens][cols] . W^T in f32, W [rows][cols] stored
+/* Y [tokens][rows] = X [tokens][cols] . W^T, Y in f32, X in f32 or f16
+ * (f16 halves what the prefill kernels read and hold), W [rows][cols] stored
  * as the raw bytes of its ggml type (wtype, an ei_ggml_type of
  * entropyinfer_gguf.h: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
  * Q5_K, Q6_K), read in place, at byte w_offset (a multiple of 4) of w,
  * whose size must reach a whole 32-bit word past the matrix. cols must be
  * whole blocks of the type and a multiple of 4; x starts at a multiple of
- * 16 bytes. One call serves decode (tokens = 1) and prefill. */
+ * four elements (16 bytes f32, 8 f16). One call serves decode (tokens = 1) and prefill. */
 typedef struct ei_matmul_desc {
     uint32_t rows, cols, tokens;
     uint32_t wtype;

@@ -68,10 +68,11 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
                        "ei_matmul: rows, cols, tokens must be positive and cols (%u) whole blocks of %u and of 4",
                        d->cols, be);
-    if (x.dtype != EI_F32 || y.dtype != EI_F32)
-        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x and y must be EI_F32");
-    if (x.offset % 16) /* the kernel reads x four floats at a time */
-        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x must start at a multiple of 16 bytes");
+    if ((x.dtype != EI_F32 && x.dtype != EI_F16) || y.dtype != EI_F32)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x must be EI_F32 or EI_F16 and y EI_F32");
+    uint32_t x_f16 = x.dtype == EI_F16;
+    if (x.offset % (4 * ei_dtype_size(x.dtype))) /* the kernels read x four elements at a time */
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x must start at a multiple of four elements");
     uint64_t row_bytes = (uint64_t)d->cols / be * bb, w_words = (d->rows * row_bytes + 3) / 4;
     struct {
         uint32_t rows, cols, tokens, row_base, piece_rows, w_byte0, x_skip, y_skip;
@@ -98,17 +99,17 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
     ei_kernel k = {.shader = "matmul_quant",
                    .bindings = 3,
                    .push_size = sizeof p,
-                   .spec_count = 8,
-                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes, lanes > 1 ? 4 : 1}};
-    /* Many tokens: the cooperative-matrix kernel (f16 activations). */
+                   .spec_count = 9,
+                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes, lanes > 1 ? 4 : 1, x_f16}};
+    /* Many tokens: the cooperative-matrix kernel (activations rounded to f16). */
     coopmat_tile t = coopmat_choice(ctx);
     if (d->tokens >= COOPMAT_MIN_TOKENS && coopmat_fits(ctx, t, d->cols)) {
         uint32_t wg = t.sg_r * t.sg_t * ctx->facts.subgroup_size;
         k = (ei_kernel){.shader = "matmul_coopmat",
                         .bindings = 3,
                         .push_size = sizeof p,
-                        .spec_count = 10,
-                        .spec = {wg, wg, d->wtype, be, bb, t.sg_r, t.sg_t, t.tm, t.tn, t.bk}};
+                        .spec_count = 11,
+                        .spec = {wg, wg, d->wtype, be, bb, t.sg_r, t.sg_t, t.tm, t.tn, t.bk, x_f16}};
         per_group = 16 * t.sg_r * t.tm;
         uint32_t bn = 16 * t.sg_t * t.tn;
         gy = (d->tokens + bn - 1) / bn;
