@@ -205,6 +205,14 @@ typedef struct ei_device_facts {
     uint32_t features;                     /* ei_feature bits present (after masking) */
     uint32_t coopmat_shape_count;
     ei_coopmat_shape coopmat_shapes[EI_MAX_COOPMAT_SHAPES];
+    /* VK_NV_cooperative_matrix2's workgroup scope (when the library created
+     * the device and turned it on): its limits and, for each workgroup size
+     * listed, the f16 x f16 -> f32 granularities of M, N and K. */
+    uint32_t wg_coopmat_max_workgroup, wg_coopmat_max_dimension;
+    uint32_t wg_coopmat_count;
+    struct {
+        uint32_t invocations, m, n, k;
+    } wg_coopmat[8];
 } ei_device_facts;
 
 /* The device facts; never NULL for a live context. */

@@ -42,7 +42,9 @@ static void random_weights(uint32_t type, uint64_t rows, uint32_t cols, uint8_t 
 }
 
 /* x in xt (f32 or f16); the reference takes the values x holds. */
-static void run_case(ei_context *ctx, uint32_t type, uint32_t rows, uint32_t cols, uint32_t tokens, ei_dtype xt) {
+/* The weights start ow bytes into the buffer. */
+static void run_case_at(ei_context *ctx, uint32_t type, uint32_t rows, uint32_t cols, uint32_t tokens, ei_dtype xt,
+                        uint64_t ow) {
     size_t xs = ei_dtype_size(xt);
     uint32_t be = ei_ggml_block_elements(type), bb = ei_ggml_block_bytes(type);
     uint64_t w_bytes = (uint64_t)rows * cols / be * bb;
@@ -60,8 +62,7 @@ static void run_case(ei_context *ctx, uint32_t type, uint32_t rows, uint32_t col
                 s += (double)dense[(uint64_t)r * cols + c] * x[(uint64_t)t * cols + c];
             want[(uint64_t)t * rows + r] = (float)s;
         }
-    /* Weights at an offset that is not a multiple of the binding alignment. */
-    uint64_t ow = 12, ox = (ow + w_bytes + 4 + 15) / 16 * 16, oy = (ox + (uint64_t)tokens * cols * xs + 15) / 16 * 16;
+    uint64_t ox = (ow + w_bytes + 4 + 15) / 16 * 16, oy = (ox + (uint64_t)tokens * cols * xs + 15) / 16 * 16;
     ei_buffer *b = tu_buffer(ctx, oy + (uint64_t)tokens * rows * 4);
     CHECK_STATUS(ei_buffer_upload(b, ow, w, w_bytes), EI_OK, ctx);
     CHECK_STATUS(ei_buffer_upload(b, ox, x_stored, (uint64_t)tokens * cols * xs), EI_OK, ctx);
@@ -83,6 +84,11 @@ static void run_case(ei_context *ctx, uint32_t type, uint32_t rows, uint32_t col
            xt == EI_F16 ? "f16" : "f32", err);
     ei_buffer_destroy(b);
     free(w), free(dense), free(x), free(x_stored), free(want), free(got);
+}
+
+/* Weights at an offset that is not a multiple of the binding alignment. */
+static void run_case(ei_context *ctx, uint32_t type, uint32_t rows, uint32_t cols, uint32_t tokens, ei_dtype xt) {
+    run_case_at(ctx, type, rows, cols, tokens, xt, 12);
 }
 
 int main(void) {
@@ -114,6 +120,15 @@ int main(void) {
     } else {
         printf("many tokens: cooperative-matrix kernel skipped: the device lacks VK_KHR_cooperative_matrix\n");
     }
+    /* F16 weights by f16 activations, aligned: with VK_NV_cooperative_matrix2
+     * whole blocks of tokens on workgroup-scope matrices, the rest (44 and 1
+     * tokens) on the kernels above. */
+    printf("F16 x f16, aligned: workgroup-scope kernel %s\n",
+           ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX2 ? "available"
+                                                                           : "skipped: no VK_NV_cooperative_matrix2");
+    run_case_at(ctx, EI_GGML_F16, 256, 512, 300, EI_F16, 0);
+    run_case_at(ctx, EI_GGML_F16, 384, 1024, 257, EI_F16, 256);
+    run_case_at(ctx, EI_GGML_F16, 512, 768, 512, EI_F16, 0);
     run_case(ctx, EI_GGML_Q8_0, 70001, 32, 1, EI_F32); /* more rows than one dispatch holds on lavapipe */
     /* Matrices larger than one binding (Gemma 3's 178 MB embedding on
      * lavapipe's 128 MiB): with a 16 KiB cap, pieces of rows, some starting
