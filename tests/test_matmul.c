@@ -121,14 +121,16 @@ int main(void) {
         printf("many tokens: cooperative-matrix kernel skipped: the device lacks VK_KHR_cooperative_matrix\n");
     }
     /* F16 weights by f16 activations, aligned: with VK_NV_cooperative_matrix2
-     * whole blocks of tokens on workgroup-scope matrices, the rest (44 and 1
-     * tokens) on the kernels above. */
+     * on workgroup-scope matrices, whose clamped tensor loads and stores
+     * take the ragged edges (rows, columns and tokens past a whole tile). */
     printf("F16 x f16, aligned: workgroup-scope kernel %s\n",
            ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX2 ? "available"
                                                                            : "skipped: no VK_NV_cooperative_matrix2");
     run_case_at(ctx, EI_GGML_F16, 256, 512, 300, EI_F16, 0);
     run_case_at(ctx, EI_GGML_F16, 384, 1024, 257, EI_F16, 256);
     run_case_at(ctx, EI_GGML_F16, 512, 768, 512, EI_F16, 0);
+    run_case_at(ctx, EI_GGML_F16, 260, 520, 64, EI_F16, 0);
+    run_case_at(ctx, EI_GGML_F16, 132, 136, 129, EI_F16, 16);
     run_case(ctx, EI_GGML_Q8_0, 70001, 32, 1, EI_F32); /* more rows than one dispatch holds on lavapipe */
     /* Matrices larger than one binding (Gemma 3's 178 MB embedding on
      * lavapipe's 128 MiB): with a 16 KiB cap, pieces of rows, some starting

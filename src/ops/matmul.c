@@ -27,7 +27,7 @@ static const struct {
 };
 static const coopmat_tile coopmat_default = {4, 1, 2, 4, 32}; /* elsewhere unmeasured: the smallest register need (47 TFLOP/s on the H100) */
 
-/* Workgroup-scope tiles (matmul_wg_coopmat, workgroups of WG_INVOCATIONS,
+/* Workgroup-scope tiles (matmul_coopmat2, workgroups of WG_INVOCATIONS,
  * the shader's literal size): BM x BN of Y^T in steps of BK columns. */
 #define WG_INVOCATIONS 256
 typedef struct wg_tile {
@@ -37,7 +37,7 @@ static const struct {
     uint32_t vendor_id;
     wg_tile tile;
 } wg_table[] = {
-    {0x10de, {128, 128, 32}},
+    {0x10de, {128, 256, 32}},
 };
 
 /* EI_MATMUL_WG_TILE="bm,bn,bk" replaces the table's choice, "0" turns the kernel off (for sweeps). */
@@ -51,42 +51,42 @@ static wg_tile wg_choice(const ei_context *ctx) {
     return t;
 }
 
-/* The whole-block part of a product of F16 weights by f16 activations on
- * workgroup-scope matrices; *done is the tokens it took (0: none, the
- * caller's kernels take them all). Loads need 16-byte aligned starts and
- * strides. */
+/* A product of F16 weights by f16 activations on workgroup-scope matrices
+ * with tensor-addressed loads, where the device has them; *taken says
+ * whether it was recorded (if not, the caller's kernels run). The loads
+ * need 16-byte aligned starts and row strides. */
 static ei_status matmul_wg(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t w_offset, ei_tensor x,
-                           ei_tensor y, uint32_t *done) {
+                           ei_tensor y, int *taken) {
     ei_context *ctx = cmd->ctx;
-    *done = 0;
+    *taken = 0;
     wg_tile t = wg_choice(ctx);
-    if (d->wtype != EI_GGML_F16 || x.dtype != EI_F16 || !t.bn || d->tokens < t.bn || d->rows % t.bm ||
-        d->cols % t.bk || d->cols % 8 || d->rows % 4 || d->rows / t.bm > ctx->facts.max_workgroup_count[0] ||
-        d->tokens / t.bn > ctx->facts.max_workgroup_count[1] ||
-        !ei_wg_coopmat_ready(ctx, "matmul_wg_coopmat", WG_INVOCATIONS, t.bm, t.bn, t.bk))
+    if (d->wtype != EI_GGML_F16 || x.dtype != EI_F16 || !t.bn || d->tokens < COOPMAT_MIN_TOKENS || d->cols % 8 ||
+        d->rows % 4 || (d->rows + t.bm - 1) / t.bm > ctx->facts.max_workgroup_count[0] ||
+        (d->tokens + t.bn - 1) / t.bn > ctx->facts.max_workgroup_count[1] ||
+        !ei_wg_coopmat_ready(ctx, "matmul_coopmat2", WG_INVOCATIONS, t.bm, t.bn, t.bk))
         return EI_OK;
-    uint32_t tokens = d->tokens / t.bn * t.bn, w_rows;
+    uint32_t w_rows;
     struct {
-        uint32_t rows, cols, w_skip, x_skip, y_skip;
-    } p = {d->rows, d->cols};
+        uint32_t rows, cols, tokens, w_skip, x_skip, y_skip;
+    } p = {d->rows, d->cols, d->tokens};
     ei_binding b[3];
     ei_status st;
     if ((st = ei_weight_piece(ctx, w, w_offset, 2ull * d->cols, d->rows, 0, d->rows, &b[0], &p.w_skip, &w_rows)) ||
-        (st = ei_tensor_binding(ctx, x, 0, (uint64_t)tokens * d->cols, &b[1], &p.x_skip)) ||
-        (st = ei_tensor_binding(ctx, y, 0, (uint64_t)tokens * d->rows, &b[2], &p.y_skip)))
+        (st = ei_tensor_binding(ctx, x, 0, (uint64_t)d->tokens * d->cols, &b[1], &p.x_skip)) ||
+        (st = ei_tensor_binding(ctx, y, 0, (uint64_t)d->tokens * d->rows, &b[2], &p.y_skip)))
         return st;
     if (w_rows != d->rows || p.w_skip % 16 || p.x_skip % 8 || p.y_skip % 4) return EI_OK;
     p.w_skip /= 2; /* bytes to elements */
-    ei_kernel k = {.shader = "matmul_wg_coopmat",
+    ei_kernel k = {.shader = "matmul_coopmat2",
                    .bindings = 3,
                    .push_size = sizeof p,
                    .spec_count = 3,
                    .spec = {t.bm, t.bn, t.bk}};
     ei_pipeline *pipe;
     if ((st = ei_pipeline_get(ctx, &k, &pipe)) ||
-        (st = ei_cmd_dispatch(cmd, pipe, b, &p, d->rows / t.bm, tokens / t.bn, 1)))
+        (st = ei_cmd_dispatch(cmd, pipe, b, &p, (d->rows + t.bm - 1) / t.bm, (d->tokens + t.bn - 1) / t.bn, 1)))
         return st;
-    *done = tokens;
+    *taken = 1;
     return EI_OK;
 }
 
@@ -143,15 +143,8 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
         (st = ei_tensor_check(ctx, x, (uint64_t)d->tokens * d->cols, "ei_matmul: x")) ||
         (st = ei_tensor_check(ctx, y, (uint64_t)d->tokens * d->rows, "ei_matmul: y")))
         return st;
-    uint32_t done;
-    if ((st = matmul_wg(cmd, d, w, w_offset, x, y, &done)) || done == d->tokens) return st;
-    if (done) { /* the last tokens, fewer than a block, through the kernels below */
-        ei_matmul_desc rest = *d;
-        rest.tokens = d->tokens - done;
-        x.offset += (uint64_t)done * d->cols * 2;
-        y.offset += (uint64_t)done * d->rows * 4;
-        return ei_matmul(cmd, &rest, w, w_offset, x, y);
-    }
+    int taken;
+    if ((st = matmul_wg(cmd, d, w, w_offset, x, y, &taken)) || taken) return st;
     struct {
         uint32_t rows, cols, tokens, row_base, piece_rows, w_byte0, x_skip, y_skip;
     } p = {d->rows, d->cols, d->tokens};

@@ -249,11 +249,12 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
                                             .storageBuffer8BitAccess = f12.storageBuffer8BitAccess};
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR, .cooperativeMatrix = VK_TRUE};
-    /* Of cooperative_matrix2 only the workgroup scope and flexible sizes are used (matmul_wg_coopmat). */
+    /* Of cooperative_matrix2 the workgroup scope, flexible sizes and tensor addressing are used (matmul_coopmat2). */
     VkPhysicalDeviceCooperativeMatrix2FeaturesNV cm2 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV,
         .cooperativeMatrixWorkgroupScope = VK_TRUE,
-        .cooperativeMatrixFlexibleDimensions = VK_TRUE};
+        .cooperativeMatrixFlexibleDimensions = VK_TRUE,
+        .cooperativeMatrixTensorAddressing = VK_TRUE};
     const char *extensions[2];
     uint32_t n_ext = 0;
     *enabled = ~(uint32_t)(EI_FEATURE_COOPERATIVE_MATRIX | EI_FEATURE_COOPERATIVE_MATRIX2 | EI_FEATURE_SHADER_BFLOAT16);
@@ -266,7 +267,8 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
         e12.vulkanMemoryModelDeviceScope = VK_TRUE;
         e12.pNext = &coopmat;
         *enabled |= EI_FEATURE_COOPERATIVE_MATRIX;
-        if (has_cm2 && have_cm2.cooperativeMatrixWorkgroupScope && have_cm2.cooperativeMatrixFlexibleDimensions) {
+        if (has_cm2 && have_cm2.cooperativeMatrixWorkgroupScope && have_cm2.cooperativeMatrixFlexibleDimensions &&
+            have_cm2.cooperativeMatrixTensorAddressing) {
             extensions[n_ext++] = VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME;
             coopmat.pNext = &cm2;
             ctx->wg_coopmat_enabled = 1;

@@ -129,6 +129,7 @@ static void query_wg_coopmat(ei_context *ctx) {
 int ei_wg_coopmat_ready(const ei_context *ctx, const char *shader, uint32_t invocations, uint32_t bm, uint32_t bn,
                         uint32_t bk) {
     if (!(ctx->facts.features & EI_FEATURE_COOPERATIVE_MATRIX2) || !ctx->wg_coopmat_enabled ||
+        ctx->facts.api_version < VK_API_VERSION_1_3 || /* the shaders are SPIR-V 1.6 */
         invocations > ctx->facts.wg_coopmat_max_workgroup || invocations > ctx->facts.max_workgroup_invocations ||
         bm > ctx->facts.wg_coopmat_max_dimension || bn > ctx->facts.wg_coopmat_max_dimension ||
         bk > ctx->facts.wg_coopmat_max_dimension || !ei_shader_find(shader))
