@@ -511,6 +511,13 @@ typedef struct ei_matmul_desc {
 
 ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *desc, ei_buffer *w, uint64_t w_offset, ei_tensor x, ei_tensor y);
 
+/* Whether this product has a faster kernel here for x in f16 than in f32
+ * (VK_NV_cooperative_matrix2's, which reads f16 activations straight from
+ * memory), so that a caller holding f32 activations gains by converting
+ * them first. The results are the same: from 64 tokens on, devices with
+ * cooperative matrices round the activations to f16 either way. */
+int ei_matmul_prefers_f16(ei_context *ctx, const ei_matmul_desc *desc);
+
 /* ---- Operations: the other pieces of a transformer layer (f32) --------- */
 
 /* RMSNorm of `rows` rows of `dim`: out = x / sqrt(mean(x^2) + eps) * weight

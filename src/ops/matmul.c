@@ -51,6 +51,18 @@ static wg_tile wg_choice(const ei_context *ctx) {
     return t;
 }
 
+/* Whether matmul_wg can take d (its alignment aside). */
+static int wg_fits(const ei_context *ctx, const ei_matmul_desc *d, wg_tile t) {
+    return d->wtype == EI_GGML_F16 && t.bn && d->tokens >= COOPMAT_MIN_TOKENS && d->cols % 8 == 0 &&
+           d->rows % 4 == 0 && (d->rows + t.bm - 1) / t.bm <= ctx->facts.max_workgroup_count[0] &&
+           (d->tokens + t.bn - 1) / t.bn <= ctx->facts.max_workgroup_count[1] &&
+           ei_wg_coopmat_ready(ctx, "matmul_coopmat2", WG_INVOCATIONS, t.bm, t.bn, t.bk);
+}
+
+int ei_matmul_prefers_f16(ei_context *ctx, const ei_matmul_desc *d) {
+    return ctx && d && wg_fits(ctx, d, wg_choice(ctx));
+}
+
 /* A product of F16 weights by f16 activations on workgroup-scope matrices
  * with tensor-addressed loads, where the device has them; *taken says
  * whether it was recorded (if not, the caller's kernels run). The loads
@@ -60,11 +72,7 @@ static ei_status matmul_wg(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, u
     ei_context *ctx = cmd->ctx;
     *taken = 0;
     wg_tile t = wg_choice(ctx);
-    if (d->wtype != EI_GGML_F16 || x.dtype != EI_F16 || !t.bn || d->tokens < COOPMAT_MIN_TOKENS || d->cols % 8 ||
-        d->rows % 4 || (d->rows + t.bm - 1) / t.bm > ctx->facts.max_workgroup_count[0] ||
-        (d->tokens + t.bn - 1) / t.bn > ctx->facts.max_workgroup_count[1] ||
-        !ei_wg_coopmat_ready(ctx, "matmul_coopmat2", WG_INVOCATIONS, t.bm, t.bn, t.bk))
-        return EI_OK;
+    if (x.dtype != EI_F16 || !wg_fits(ctx, d, t)) return EI_OK;
     uint32_t w_rows;
     struct {
         uint32_t rows, cols, tokens, w_skip, x_skip, y_skip;
