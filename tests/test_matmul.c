@@ -123,9 +123,11 @@ int main(void) {
     /* F16 weights by f16 activations, aligned: with VK_NV_cooperative_matrix2
      * on workgroup-scope matrices, whose clamped tensor loads and stores
      * take the ragged edges (rows, columns and tokens past a whole tile). */
-    printf("F16 x f16, aligned: workgroup-scope kernel %s\n",
-           ei_context_facts(ctx)->features & EI_FEATURE_COOPERATIVE_MATRIX2 ? "available"
-                                                                           : "skipped: no VK_NV_cooperative_matrix2");
+    ei_matmul_desc probe = {256, 512, 300, EI_GGML_F16};
+    printf("F16 x f16, aligned: %s\n", ei_matmul_prefers_f16(ctx, &probe)
+                                           ? "on the workgroup-scope kernel"
+                                           : "workgroup-scope kernel off (no VK_NV_cooperative_matrix2 or no "
+                                             "EI_MATMUL_WG_TILE): the other kernels");
     run_case_at(ctx, EI_GGML_F16, 256, 512, 300, EI_F16, 0);
     run_case_at(ctx, EI_GGML_F16, 384, 1024, 257, EI_F16, 256);
     run_case_at(ctx, EI_GGML_F16, 512, 768, 512, EI_F16, 0);

@@ -3,8 +3,8 @@
 # the matmul test (validation on) and ei-bench --op matmul with the tuning
 # tables' tiles, then with each of EI_MATMUL_TILE_SWEEP ("sg_r,sg_t,tm,tn,bk"
 # words: matmul_coopmat, the workgroup-scope kernel off) and of
-# EI_MATMUL_WG_SWEEP ("bm,bn,bk" words, "0" for off: matmul_wg_coopmat, which
-# takes f16 activations), activations in each of EI_MATMUL_DTYPES (f32 f16),
+# EI_MATMUL_WG_SWEEP ("bm,bn,bk" words: matmul_coopmat2, which takes f16
+# activations and runs only where a tile is named), activations in each of EI_MATMUL_DTYPES (f32 f16),
 # against torch.matmul on the same shapes; the portable kernel for one shape.
 # JSON lines to $OUT/matmul.jsonl. Carry .gl and build.
 set -uo pipefail
