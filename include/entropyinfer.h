@@ -518,6 +518,19 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *desc, ei_buffer *w, uint6
  * cooperative matrices round the activations to f16 either way. */
 int ei_matmul_prefers_f16(ei_context *ctx, const ei_matmul_desc *desc);
 
+/* A probe of the matrix units' rate (for benchmarks: the ceiling of every
+ * cooperative-matrix kernel here). Records `workgroups` workgroups of 4
+ * subgroups; each subgroup multiplies A by B (ab: 512 f16, two row-major
+ * 16x16 matrices) into 8 f32 accumulators, `steps` times each, with no
+ * other memory traffic, and stores the accumulators' sum, 256 floats, at
+ * its place in out (workgroups * 1024 f32): with A all ones and B all
+ * 2^-10 every element is steps / 8. *flops receives the work recorded
+ * (2 * 16^3 * 8 * steps * 4 * workgroups); time it with ei_cmd_timestamp.
+ * ab and out start at 16-byte offsets. EI_ERROR_FEATURE_NOT_PRESENT, recording
+ * nothing, where the cooperative-matrix kernels cannot run. */
+ei_status ei_coopmat_peak(ei_cmd *cmd, uint32_t workgroups, uint32_t steps, ei_tensor ab, ei_tensor out,
+                          double *flops);
+
 /* ---- Operations: the other pieces of a transformer layer (f32) --------- */
 
 /* RMSNorm of `rows` rows of `dim`: out = x / sqrt(mean(x^2) + eps) * weight

@@ -91,6 +91,55 @@ static void run_case(ei_context *ctx, uint32_t type, uint32_t rows, uint32_t col
     run_case_at(ctx, type, rows, cols, tokens, xt, 12);
 }
 
+/* The rate probe on random matrices: each subgroup's 256 sums are
+ * 8 * steps * (A B), exact in f32 (entries are multiples of 1/16 in
+ * [-1, 1]). Bad arguments fail on every device. */
+static void check_peak(ei_context *ctx) {
+    enum { GROUPS = 3, STEPS = 5 };
+    ei_buffer *ab = tu_buffer(ctx, 1024 + 16), *out = tu_buffer(ctx, GROUPS * 1024 * 4 + 16);
+    ei_tensor in = {ab, 16, EI_F16}, sums = {out, 16, EI_F32};
+    uint16_t h[512];
+    float a[256], b[256];
+    for (int i = 0; i < 512; i++) {
+        float x = (float)(rand() % 33 - 16) / 16;
+        h[i] = tu_f32_to_f16(x);
+        (i < 256 ? a : b)[i % 256] = x;
+    }
+    CHECK_STATUS(ei_buffer_upload(ab, 16, h, sizeof h), EI_OK, ctx);
+    ei_cmd *cmd = NULL;
+    double flops = 0;
+    CHECK_STATUS(ei_cmd_begin(ctx, &cmd), EI_OK, ctx);
+    CHECK_STATUS(ei_coopmat_peak(cmd, 0, STEPS, in, sums, &flops), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_coopmat_peak(cmd, GROUPS, STEPS, (ei_tensor){ab, 16, EI_F32}, sums, &flops),
+                 EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK_STATUS(ei_coopmat_peak(cmd, GROUPS + 1, STEPS, in, sums, &flops), EI_ERROR_INVALID_ARGUMENT, ctx);
+    CHECK(strstr(ei_context_error(ctx), "out") != NULL, "%s", ei_context_error(ctx));
+    ei_status st = ei_coopmat_peak(cmd, GROUPS, STEPS, in, sums, &flops);
+    if (st == EI_ERROR_FEATURE_NOT_PRESENT)
+        printf("cooperative-matrix rate probe skipped: %s\n", ei_context_error(ctx));
+    else
+        CHECK_STATUS(st, EI_OK, ctx);
+    CHECK_STATUS(ei_cmd_run(cmd), EI_OK, ctx);
+    ei_cmd_destroy(cmd);
+    if (st == EI_OK) {
+        CHECK(flops == 2.0 * 4096 * 8 * STEPS * 4 * GROUPS, "flops %g", flops);
+        static float got[GROUPS * 1024];
+        CHECK_STATUS(ei_buffer_download(out, 16, got, sizeof got), EI_OK, ctx);
+        int wrong = 0;
+        for (int i = 0; i < GROUPS * 1024; i++) {
+            int r = i % 256 / 16, c = i % 16;
+            float want = 0;
+            for (int k = 0; k < 16; k++)
+                want += a[r * 16 + k] * b[k * 16 + c];
+            wrong += got[i] != want * 8 * STEPS;
+        }
+        CHECK(wrong == 0, "cooperative-matrix rate probe: %d of %d sums wrong", wrong, GROUPS * 1024);
+        printf("cooperative-matrix rate probe: %d sums checked\n", GROUPS * 1024);
+    }
+    ei_buffer_destroy(ab);
+    ei_buffer_destroy(out);
+}
+
 int main(void) {
     tu_seed();
     ei_context *ctx = tu_context();
@@ -143,6 +192,8 @@ int main(void) {
     run_case(small, EI_GGML_Q5_0, 1001, 32, 3, EI_F32);
     run_case(small, EI_GGML_Q6_K, 97, 512, 1, EI_F32);
     tu_release(small);
+
+    check_peak(ctx);
 
     ei_buffer *b = tu_buffer(ctx, 4096);
     ei_tensor f = {b, 0, EI_F32};

@@ -12,7 +12,10 @@
  * EntropyInfer prefill (--method full|entropy|reference|critiprefill, the
  * paper's constants, layer 1), split into profile_ms (pool, observe,
  * budgets, select) and attn_ms, with the mean keep per (head, segment) and
- * the density (attended over causal query-key pairs). --inputs random (the
+ * the density (attended over causal query-key pairs). peak: the matrix
+ * units' rate through cooperative matrices (ei_coopmat_peak: --len
+ * products a subgroup, 8192 workgroups), the ceiling of the matmul and
+ * attention kernels; the results are checked. --inputs random (the
  * default: near-uniform attention) or structured (even KV heads get an
  * attention sink at block 0: queries positive, those keys all 1). --sweep runs N = 128K, 64K, ... 1K (--max-len
  * caps it), longest first: a large allocation made after smaller ones were
@@ -44,6 +47,10 @@ typedef struct result {
     double compress_ms;
     uint64_t cache_before, cache_after; /* bytes of K and V held */
 } result;
+
+/* peak: workgroups (of 4 subgroups) a run, and its work for --len products a subgroup and accumulator. */
+#define PEAK_WORKGROUPS 8192u
+#define PEAK_FLOPS(len) (2.0 * 16 * 16 * 16 * 8 * (double)(len) * 4 * PEAK_WORKGROUPS)
 
 static const char *const methods[] = {"entropy", "reference", "critiprefill", "full"};
 static const char *const kv_methods[] = {"full", "latent", "snapkv", "adakv"};
@@ -127,7 +134,7 @@ static ei_status plant_sinks(ei_buffer *k, const args *a, uint32_t block) {
 
 typedef struct bench_case {
     const args *a;
-    int op; /* 0 attn, 1 decode, 2 prefill, 3 matmul */
+    int op; /* 0 attn, 1 decode, 2 prefill, 3 matmul, 4 peak */
     ei_attention_desc d;
     ei_entropy_config cfg;
     ei_tensor q, k, v, o, s;
@@ -142,6 +149,10 @@ static ei_status record(ei_cmd *cmd, const bench_case *c, int phase) {
     if (c->op == 3) { /* weight in q (F16), activations in k, result in o */
         ei_matmul_desc md = {c->a->rows, c->a->cols, d->q_len, EI_GGML_F16};
         return ei_matmul(cmd, &md, c->q.buffer, 0, c->k, c->o);
+    }
+    if (c->op == 4) { /* A and B in q, the sums in o */
+        double flops;
+        return ei_coopmat_peak(cmd, PEAK_WORKGROUPS, c->a->len, c->q, c->o, &flops);
     }
     if (c->op == 0) return ei_attention_prefill(cmd, d, c->q, c->k, c->v, c->o);
     if (c->op == 1) return ei_kv_cache_attend(cmd, c->cache, d, c->q, c->o, c->s);
@@ -293,11 +304,41 @@ static ei_status run_matmul(ei_context *ctx, bench_case *c, result *r) {
     return st;
 }
 
+/* peak: A all ones, B all 2^-10, so every sum must be len / 8 (exact in f32). */
+static ei_status run_peak(ei_context *ctx, bench_case *c, result *r) {
+    uint64_t out_n = (uint64_t)PEAK_WORKGROUPS * 1024;
+    uint16_t ab[512];
+    for (int i = 0; i < 512; i++)
+        ab[i] = i < 256 ? 0x3c00 : 0x1400; /* 1.0, 2^-10 */
+    ei_buffer *in = NULL, *out = NULL;
+    float *got = NULL;
+    ei_status st;
+    if (!(st = ei_buffer_create(ctx, sizeof ab, &in)) && !(st = ei_buffer_create(ctx, out_n * 4, &out)) &&
+        !(st = ei_buffer_upload(in, 0, ab, sizeof ab))) {
+        c->q = (ei_tensor){in, 0, EI_F16}, c->o = (ei_tensor){out, 0, EI_F32};
+        st = time_runs(ctx, c, 1, r);
+    }
+    if (st == EI_OK && !(got = malloc(out_n * 4))) st = EI_ERROR_OUT_OF_HOST_MEMORY;
+    if (st == EI_OK) st = ei_buffer_download(out, 0, got, out_n * 4);
+    uint64_t wrong = 0;
+    for (uint64_t i = 0; st == EI_OK && i < out_n; i++)
+        wrong += got[i] != (float)c->a->len / 8;
+    if (wrong) {
+        fprintf(stderr, "ei-bench: peak: %llu of %llu sums are not %g\n", (unsigned long long)wrong,
+                (unsigned long long)out_n, (double)c->a->len / 8);
+        st = EI_ERROR_VULKAN;
+    }
+    free(got);
+    ei_buffer_destroy(in), ei_buffer_destroy(out);
+    return st;
+}
+
 static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *r) {
     bench_case c = {.a = a,
                     .op = strcmp(a->op, "attn") == 0     ? 0
                           : strcmp(a->op, "decode") == 0 ? 1
                           : strcmp(a->op, "matmul") == 0 ? 3
+                          : strcmp(a->op, "peak") == 0   ? 4
                                                          : 2};
     c.d = (ei_attention_desc){c.op == 1 ? 1 : len, len, a->heads, a->kv_heads, a->dim, 0, 1, 0, 0};
     c.cfg = ei_entropy_config_default();
@@ -310,6 +351,7 @@ static ei_status run_case(ei_context *ctx, const args *a, unsigned len, result *
     uint64_t q_n = (uint64_t)c.d.q_len * c.d.heads * c.d.dim, kv_n = (uint64_t)len * c.d.kv_heads * c.d.dim;
     ei_status st = EI_OK;
     if (c.op == 3) return run_matmul(ctx, &c, r);
+    if (c.op == 4) return run_peak(ctx, &c, r);
     if (c.op == 2 && (st = ei_prefill_layout_of(ctx, &c.d, &c.cfg, 1, &layout)) == EI_OK) r->scratch = layout.bytes;
     ei_buffer *q = NULL, *k = NULL, *v = NULL, *o = NULL, *s = NULL;
     int structured = strcmp(a->inputs, "structured") == 0;
@@ -333,8 +375,10 @@ done:
 
 static void report(const ei_context *ctx, const args *a, unsigned len, const result *r) {
     int decode = strcmp(a->op, "decode") == 0, prefill = strcmp(a->op, "prefill") == 0;
-    int matmul = strcmp(a->op, "matmul") == 0;
-    double flops = matmul ? 2.0 * a->rows * a->cols * len : 4.0 * a->heads * a->dim * (double)len * len / 2.0;
+    int matmul = strcmp(a->op, "matmul") == 0, peak = strcmp(a->op, "peak") == 0;
+    double flops = matmul ? 2.0 * a->rows * a->cols * len
+                   : peak ? PEAK_FLOPS(len)
+                          : 4.0 * a->heads * a->dim * (double)len * len / 2.0;
     double bytes = decode ? (double)r->cache_after : 0;
     double rate = decode ? bytes / r->ms * 1e-6 : flops / r->ms * 1e-9;
     const char *device = ei_context_facts(ctx)->name;
@@ -392,7 +436,7 @@ static void report(const ei_context *ctx, const args *a, unsigned len, const res
 
 static int usage(int code) {
     fprintf(code ? stderr : stdout,
-            "usage: ei-bench --op attn|decode|prefill|matmul [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
+            "usage: ei-bench --op attn|decode|prefill|matmul|peak [--len N] [--heads H] [--kv-heads Hkv] [--dim D]\n"
             "                [--dtype f16|f32|bf16] [--method entropy|reference|critiprefill|full]\n"
             "                [--kv full|latent|snapkv|adakv]\n"
             "                [--inputs random|structured] [--reps R] [--json] [--sweep [--max-len N]]\n"
@@ -449,7 +493,8 @@ int main(int argc, char **argv) {
         known_method |= strcmp(a.method, methods[m]) == 0;
         known_kv |= strcmp(a.kv, kv_methods[m]) == 0;
     }
-    if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill") && strcmp(a.op, "matmul")) ||
+    if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill") && strcmp(a.op, "matmul") &&
+         strcmp(a.op, "peak")) ||
         !known_method || !known_kv || (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")) ||
         (strcmp(a.op, "matmul") == 0 && a.dtype == EI_BF16))
         return usage(2);
