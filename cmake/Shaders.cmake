@@ -2,12 +2,10 @@
 # spirv-val, and embeds them all into one generated C source.
 #
 # Shaders named *_coopmat.comp use GL_KHR_cooperative_matrix: they need
-# glslang 13 or newer and a spirv-val that knows the extension; those named
-# *_coopmat2.comp use GL_NV_cooperative_matrix2's tensor addressing, which
-# needs glslang 15 and SPIR-V 1.6 (Vulkan 1.3). Debian 12's tools are too
-# old; ci/deps.sh wraps Debian 13's glslang and PyPI's spirv-val as
-# .venv/bin/ei-glslang and ei-spirv-val. Each kind is left out, with a
-# notice, when the tools found here cannot build and validate it.
+# glslang 13 or newer and a spirv-val that knows the extension (PyPI's cmeel
+# builds, which ci/deps.sh wraps as .venv/bin/ei-glslang and ei-spirv-val;
+# Debian 12's are too old) and are left out, with a notice, when the tools
+# found here cannot build and validate them.
 
 find_program(GLSLC glslc REQUIRED)
 find_program(SPIRV_VAL spirv-val REQUIRED)
@@ -34,22 +32,6 @@ if(EI_GLSLANG AND EI_COOPMAT_SPIRV_VAL)
 endif()
 message(STATUS "Cooperative-matrix shaders: ${EI_HAVE_COOPMAT_COMPILER} (${EI_GLSLANG}, ${EI_COOPMAT_SPIRV_VAL})")
 
-set(EI_HAVE_COOPMAT2_COMPILER OFF)
-if(EI_HAVE_COOPMAT_COMPILER)
-  set(probe_spv ${CMAKE_BINARY_DIR}/coopmat2_probe.spv)
-  execute_process(
-    COMMAND ${EI_GLSLANG} -V --target-env vulkan1.3 ${PROJECT_SOURCE_DIR}/cmake/coopmat2_probe.comp -o ${probe_spv}
-    RESULT_VARIABLE compile_rc OUTPUT_QUIET ERROR_QUIET)
-  if(compile_rc EQUAL 0)
-    execute_process(COMMAND ${EI_COOPMAT_SPIRV_VAL} --target-env vulkan1.3 ${probe_spv}
-      RESULT_VARIABLE validate_rc OUTPUT_QUIET ERROR_QUIET)
-    if(validate_rc EQUAL 0)
-      set(EI_HAVE_COOPMAT2_COMPILER ON)
-    endif()
-  endif()
-endif()
-message(STATUS "Cooperative-matrix-2 shaders: ${EI_HAVE_COOPMAT2_COMPILER}")
-
 function(ei_embed_shaders out_source)
   file(GLOB shader_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/shaders/*.comp)
   file(GLOB shader_includes CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/shaders/common/*.glsl)
@@ -60,15 +42,7 @@ function(ei_embed_shaders out_source)
   foreach(src ${shader_sources})
     get_filename_component(name ${src} NAME_WE)
     set(spv ${spv_dir}/${name}.spv)
-    if(name MATCHES "_coopmat2$")
-      if(NOT EI_HAVE_COOPMAT2_COMPILER)
-        message(STATUS "  skipping ${name}: the shader compiler lacks GL_NV_cooperative_matrix2")
-        continue()
-      endif()
-      set(compile ${EI_GLSLANG} -V --target-env vulkan1.3 -I${PROJECT_SOURCE_DIR}/shaders ${src} -o ${spv})
-      set(env vulkan1.3)
-      set(validate ${EI_COOPMAT_SPIRV_VAL})
-    elseif(name MATCHES "_coopmat$")
+    if(name MATCHES "_coopmat$")
       if(NOT EI_HAVE_COOPMAT_COMPILER)
         message(STATUS "  skipping ${name}: the shader compiler lacks GL_KHR_cooperative_matrix")
         continue()

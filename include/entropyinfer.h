@@ -205,14 +205,6 @@ typedef struct ei_device_facts {
     uint32_t features;                     /* ei_feature bits present (after masking) */
     uint32_t coopmat_shape_count;
     ei_coopmat_shape coopmat_shapes[EI_MAX_COOPMAT_SHAPES];
-    /* VK_NV_cooperative_matrix2's workgroup scope (when the library created
-     * the device and turned it on): its limits and, for each workgroup size
-     * listed, the f16 x f16 -> f32 granularities of M, N and K. */
-    uint32_t wg_coopmat_max_workgroup, wg_coopmat_max_dimension;
-    uint32_t wg_coopmat_count;
-    struct {
-        uint32_t invocations, m, n, k;
-    } wg_coopmat[8];
 } ei_device_facts;
 
 /* The device facts; never NULL for a live context. */
@@ -496,27 +488,19 @@ ei_status ei_prefill_attend(ei_cmd *cmd, const ei_attention_desc *desc, const ei
 
 /* ---- Operations: matrix products with weights in their GGUF type ------- */
 
-/* Y [tokens][rows] = X [tokens][cols] . W^T, Y in f32, X in f32 or f16
- * (f16 halves what the prefill kernels read and hold), W [rows][cols] stored
+/* Y [tokens][rows] = X [tokens][cols] . W^T in f32, W [rows][cols] stored
  * as the raw bytes of its ggml type (wtype, an ei_ggml_type of
  * entropyinfer_gguf.h: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
  * Q5_K, Q6_K), read in place, at byte w_offset (a multiple of 4) of w,
  * whose size must reach a whole 32-bit word past the matrix. cols must be
  * whole blocks of the type and a multiple of 4; x starts at a multiple of
- * four elements (16 bytes f32, 8 f16). One call serves decode (tokens = 1) and prefill. */
+ * 16 bytes. One call serves decode (tokens = 1) and prefill. */
 typedef struct ei_matmul_desc {
     uint32_t rows, cols, tokens;
     uint32_t wtype;
 } ei_matmul_desc;
 
 ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *desc, ei_buffer *w, uint64_t w_offset, ei_tensor x, ei_tensor y);
-
-/* Whether this product has a faster kernel here for x in f16 than in f32
- * (VK_NV_cooperative_matrix2's, which reads f16 activations straight from
- * memory), so that a caller holding f32 activations gains by converting
- * them first. The results are the same: from 64 tokens on, devices with
- * cooperative matrices round the activations to f16 either way. */
-int ei_matmul_prefers_f16(ei_context *ctx, const ei_matmul_desc *desc);
 
 /* A probe of the matrix units' rate (for benchmarks: the ceiling of every
  * cooperative-matrix kernel here). Records `workgroups` workgroups of 4

@@ -2,8 +2,8 @@
 // Y[t][r] = sum_c W[r][c] * X[t][c] on cooperative matrices
 // (GL_KHR_cooperative_matrix, 16x16x16 f16 in, f32 accumulation): what
 // matmul_quant.comp computes for many tokens, with the weight in its GGUF
-// type decoded (common/quant.glsl) and the activations (f32, or f16 with
-// X_F16) rounded to f16 in shared memory.
+// type decoded (common/quant.glsl) and the activations rounded to f16 in
+// shared memory.
 //
 // A workgroup of SG_R x SG_T subgroups takes BM rows x BN tokens; each
 // subgroup holds TM x TN accumulators of Y^T = W X^T (TM*16 rows x TN*16
@@ -29,12 +29,11 @@ layout(constant_id = 6) const uint SG_T = 1; // subgroups along the tokens
 layout(constant_id = 7) const uint TM = 2;   // 16-row accumulators a subgroup
 layout(constant_id = 8) const uint TN = 4;   // 16-token accumulators a subgroup
 layout(constant_id = 9) const uint BK = 32;  // columns a step, a multiple of 16
-layout(constant_id = 10) const bool X_F16 = false;
 
 #include "common/quant.glsl"
-#include "common/x_quads.glsl" // binding 1; x_skip % 4 == 0
 
 layout(set = 0, binding = 0) readonly buffer W { uint w_words[]; };
+layout(set = 0, binding = 1) readonly buffer X { vec4 x4[]; }; // x_skip % 4 == 0
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
@@ -59,40 +58,34 @@ const uint SUB_QUADS = 128u;     // a subgroup's 16x16 f32 staging tile for part
 shared uvec2 sh[2u * STAGE];
 
 // This invocation's quads of the step at column c0: rows (tokens) past the
-// end read the last one and are never written. They wait in registers as
-// read (f16 words in .xy where the source is f16, else f32 bits) and are
-// rounded in put(): rounding here would wait on the loads before this
-// step's products (H100: 145 -> 129 TFLOP/s), and f16 sources take half
-// the registers.
-const bool W_F16 = QTYPE == GGML_F16;
-void fetch(uint c0, uint r0, uint t0, out uvec4 w[WQ], out uvec4 x[XQ]) {
+// end read the last one and are never written. They stay f32 until put():
+// rounding them here would wait on the loads before this step's products
+// (H100: 145 -> 129 TFLOP/s).
+void fetch(uint c0, uint r0, uint t0, out vec4 w[WQ], out vec4 x[XQ]) {
     const uint row_bytes = pc.cols / BLOCK_ELEMS * BLOCK_BYTES;
     [[unroll]] for (uint i = 0u; i < WQ; i++) {
         uint e = gl_LocalInvocationID.x + i * WG, c = c0 + (e % KQ) * 4u;
         uint base = pc.w_byte0 + min(r0 + e / KQ, pc.piece_rows - 1u) * row_bytes;
-        w[i] = W_F16 ? uvec4(wq_u32(base + c * 2u), wq_u32(base + c * 2u + 4u), 0u, 0u)
-             : floatBitsToUint(BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
-                                                 : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS));
+        w[i] = BLOCK_ELEMS == 1u ? wq_at4(base + c * BLOCK_BYTES, 0u)
+                                 : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
     }
     [[unroll]] for (uint i = 0u; i < XQ; i++) {
         uint e = gl_LocalInvocationID.x + i * WG, tok = min(t0 + e / KQ, pc.tokens - 1u);
-        x[i] = x_bits4(pc.x_skip + tok * pc.cols + c0 + (e % KQ) * 4u);
+        x[i] = x4[(pc.x_skip + tok * pc.cols + c0 + (e % KQ) * 4u) / 4u];
     }
 }
 
-uvec2 half4(uvec4 q, bool f16) {
-    return f16 ? q.xy : uvec2(packHalf2x16(uintBitsToFloat(q.xy)), packHalf2x16(uintBitsToFloat(q.zw)));
-}
+uvec2 half4(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
 
-void put(uint stage, uvec4 w[WQ], uvec4 x[XQ]) {
+void put(uint stage, vec4 w[WQ], vec4 x[XQ]) {
     const uint lid = gl_LocalInvocationID.x;
     [[unroll]] for (uint i = 0u; i < WQ; i++) {
         uint e = lid + i * WG;
-        sh[stage + (e / KQ) * AS + e % KQ] = half4(w[i], W_F16);
+        sh[stage + (e / KQ) * AS + e % KQ] = half4(w[i]);
     }
     [[unroll]] for (uint i = 0u; i < XQ; i++) {
         uint e = lid + i * WG;
-        sh[stage + A_QUADS + (e / KQ) * AS + e % KQ] = half4(x[i], X_F16);
+        sh[stage + A_QUADS + (e / KQ) * AS + e % KQ] = half4(x[i]);
     }
 }
 
@@ -105,7 +98,7 @@ void main() {
     [[unroll]] for (uint i = 0u; i < TM; i++)
         [[unroll]] for (uint j = 0u; j < TN; j++) acc[i][j] = ACC(0.0);
 
-    uvec4 wn[WQ], xn[XQ];
+    vec4 wn[WQ], xn[XQ];
     fetch(0u, r0, t0, wn, xn);
     put(0u, wn, xn);
     barrier();

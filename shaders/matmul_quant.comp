@@ -1,7 +1,7 @@
 #version 450
 // Y[t][r] = sum_c W[r][c] * X[t][c]: a weight matrix stored in its GGUF type
 // (any type of common/quant.glsl, read in place, never converted) against
-// f32 or f16 activations (X_F16). A workgroup takes ROWS rows, LANES threads per row, and a
+// f32 activations. A workgroup takes ROWS rows, LANES threads per row, and a
 // tile of TT tokens: each weight is decoded once and used for TT tokens;
 // TT = 1 is the decode matrix-vector product. The portable path: correct
 // for every type.
@@ -16,17 +16,16 @@ layout(constant_id = 4) const uint BLOCK_BYTES = 4;
 layout(constant_id = 5) const uint TT = 1;
 layout(constant_id = 6) const uint LANES = 64; // threads per row, a power of two dividing WG
 layout(constant_id = 7) const uint UNROLL = 1; // column steps in flight per loop pass
-layout(constant_id = 8) const bool X_F16 = false;
 
 #include "common/quant.glsl"
-#include "common/x_quads.glsl" // binding 1; x_skip % 4 == 0
 
 layout(set = 0, binding = 0) readonly buffer W { uint w_words[]; };
+layout(set = 0, binding = 1) readonly buffer X { vec4 x4[]; }; // 16-byte reads: x_skip % 4 == 0
 layout(set = 0, binding = 2) writeonly buffer Y { float y[]; };
 
 layout(push_constant) uniform Push {
     uint rows, cols, tokens, row_base, piece_rows;
-    uint w_byte0, x_skip, y_skip; // w_byte0: row row_base's first byte in W; x and y in elements
+    uint w_byte0, x_skip, y_skip; // w_byte0: row row_base's first byte in W; x and y in floats
 } pc;
 
 EI_DEFINE_QUANT(wq, w_words)
@@ -54,7 +53,7 @@ void main() {
                                        : wq_at4(base + (c / BLOCK_ELEMS) * BLOCK_BYTES, c % BLOCK_ELEMS);
             // Tokens past the end read the last one (no branch in the loop) and are not written.
             for (uint t = 0u; t < TT; t++)
-                acc[t] += dot(w, x_at4(pc.x_skip + min(t0 + t, pc.tokens - 1u) * pc.cols + c));
+                acc[t] += dot(w, x4[(pc.x_skip + min(t0 + t, pc.tokens - 1u) * pc.cols + c) / 4u]);
         }
     }
     for (uint t = 0u; t < TT; t++) partial[lid * TT + t] = acc[t];

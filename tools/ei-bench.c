@@ -287,17 +287,17 @@ static ei_status time_runs(ei_context *ctx, const bench_case *c, int phases, res
     return st;
 }
 
-/* matmul: an F16 weight [rows][cols] against len tokens of --dtype (f16 or f32). */
+/* matmul: an F16 weight [rows][cols] against len tokens of f32. */
 static ei_status run_matmul(ei_context *ctx, bench_case *c, result *r) {
     const args *a = c->a;
     uint64_t w_n = (uint64_t)a->rows * a->cols, x_n = (uint64_t)c->d.q_len * a->cols,
              y_n = (uint64_t)c->d.q_len * a->rows;
     ei_buffer *w = NULL, *x = NULL, *y = NULL;
     ei_status st;
-    if (!(st = ei_buffer_create(ctx, w_n * 2, &w)) && !(st = ei_buffer_create(ctx, x_n * ei_dtype_size(a->dtype), &x)) &&
+    if (!(st = ei_buffer_create(ctx, w_n * 2, &w)) && !(st = ei_buffer_create(ctx, x_n * 4, &x)) &&
         !(st = ei_buffer_create(ctx, y_n * 4, &y)) && !(st = fill_random(w, w_n, EI_F16, 1, 0)) &&
-        !(st = fill_random(x, x_n, a->dtype, 2, 0))) {
-        c->q = (ei_tensor){w, 0, EI_F16}, c->k = (ei_tensor){x, 0, a->dtype}, c->o = (ei_tensor){y, 0, EI_F32};
+        !(st = fill_random(x, x_n, EI_F32, 2, 0))) {
+        c->q = (ei_tensor){w, 0, EI_F16}, c->k = (ei_tensor){x, 0, EI_F32}, c->o = (ei_tensor){y, 0, EI_F32};
         st = time_runs(ctx, c, 1, r);
     }
     ei_buffer_destroy(w), ei_buffer_destroy(x), ei_buffer_destroy(y);
@@ -440,7 +440,7 @@ static int usage(int code) {
             "                [--dtype f16|f32|bf16] [--method entropy|reference|critiprefill|full]\n"
             "                [--kv full|latent|snapkv|adakv]\n"
             "                [--inputs random|structured] [--reps R] [--json] [--sweep [--max-len N]]\n"
-            "                [--rows R --cols C]   (matmul: an F16 weight R x C against --len tokens of --dtype f16|f32)\n"
+            "                [--rows R --cols C]   (matmul: an F16 weight R x C against --len tokens)\n"
             "                [--portable]   (no cooperative-matrix kernels, even where the device has them)\n");
     return code;
 }
@@ -495,8 +495,7 @@ int main(int argc, char **argv) {
     }
     if ((strcmp(a.op, "attn") && strcmp(a.op, "decode") && strcmp(a.op, "prefill") && strcmp(a.op, "matmul") &&
          strcmp(a.op, "peak")) ||
-        !known_method || !known_kv || (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")) ||
-        (strcmp(a.op, "matmul") == 0 && a.dtype == EI_BF16))
+        !known_method || !known_kv || (strcmp(a.inputs, "random") && strcmp(a.inputs, "structured")))
         return usage(2);
     unsigned most = strcmp(a.op, "prefill") == 0 ? EI_MAX_TIMESTAMPS / 2 - 1 : EI_MAX_TIMESTAMPS - 1;
     if (a.reps < 1 || a.reps > most || a.len < 1) {

@@ -30,10 +30,6 @@ static void print_facts(const ei_device_facts *f) {
         printf("coopmat       %ux%ux%u %s -> %s\n", s->m, s->n, s->k, s->a_type == EI_BF16 ? "bf16" : "f16",
                s->acc_type == EI_F32 ? "f32" : "f16");
     }
-    for (uint32_t i = 0; i < f->wg_coopmat_count; i++)
-        printf("coopmat2      workgroup of %u: f16 -> f32 in steps of %ux%ux%u (largest side %u, workgroup %u)\n",
-               f->wg_coopmat[i].invocations, f->wg_coopmat[i].m, f->wg_coopmat[i].n, f->wg_coopmat[i].k,
-               f->wg_coopmat_max_dimension, f->wg_coopmat_max_workgroup);
 }
 
 /* One layer of EntropyInfer prefill over the first `len` rows of q and k

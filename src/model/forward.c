@@ -43,7 +43,6 @@ typedef struct pass {
     ei_tensor o;          /* [n][E] a sub-layer's output */
     ei_tensor gate, up;   /* [n][F] */
     ei_tensor decode;     /* split-K decode attention's partial results */
-    ei_tensor in16;       /* an f16 copy of a matmul's input, where the matmuls prefer it (no buffer if not) */
 } pass;
 
 /* Row `first` of t, whose rows have `width` elements. */
@@ -79,8 +78,7 @@ static pass pass_of(const ei_session *s, ei_cmd *cmd, const ei_call *call, uint3
               .o = work(s, a->o, EI_F32),
               .gate = work(s, a->gate, EI_F32),
               .up = work(s, a->up, EI_F32),
-              .decode = work(s, a->decode, EI_F32),
-              .in16 = a->in16 ? work(s, a->in16, EI_F16) : (ei_tensor){0}};
+              .decode = work(s, a->decode, EI_F32)};
     /* With f32 caches the projection writes the call's queries directly. */
     p.q = f32 ? p.qc : work(s, a->q, EI_F32);
     return p;
@@ -89,17 +87,6 @@ static pass pass_of(const ei_session *s, ei_cmd *cmd, const ei_call *call, uint3
 static ei_status matmul(const pass *p, const ei_weight *w, uint32_t rows, uint32_t cols, ei_tensor x, ei_tensor y) {
     ei_matmul_desc d = {rows, cols, p->n, w->type};
     return ei_matmul(p->cmd, &d, w->buffer, 0, x, y);
-}
-
-/* x as the input of matmuls with weight w (rows x cols) and others of its
- * type and width: an f16 copy where the device's kernel prefers one. */
-static ei_status matmul_input(const ei_session *s, const pass *p, const ei_weight *w, uint32_t rows, uint32_t cols,
-                              ei_tensor x, ei_tensor *in) {
-    ei_matmul_desc d = {rows, cols, p->n, w->type};
-    *in = x;
-    if (!p->in16.buffer || !ei_matmul_prefers_f16(s->ctx, &d)) return EI_OK;
-    *in = p->in16;
-    return ei_convert(p->cmd, (uint64_t)p->n * cols, x, p->in16);
 }
 
 static ei_status norm(const pass *p, uint32_t rows, uint32_t dim, const ei_weight *w, ei_tensor x, ei_tensor out) {
@@ -127,11 +114,9 @@ static ei_status attention_in(ei_session *s, const pass *p, uint32_t l) {
     const ei_model_config *c = p->c;
     const ei_weight *w = s->model->layers[l].w;
     uint32_t n = p->n, e = c->n_embd, hd = c->head_dim, qd = c->n_head * hd, kvd = c->n_head_kv * hd;
-    ei_tensor in;
     ei_status st;
-    if ((st = norm(p, n, e, &w[EI_W_ATTN_NORM], p->x, p->h)) ||
-        (st = matmul_input(s, p, &w[EI_W_Q], qd, e, p->h, &in)) || (st = matmul(p, &w[EI_W_Q], qd, e, in, p->q)) ||
-        (st = matmul(p, &w[EI_W_K], kvd, e, in, p->k)) || (st = matmul(p, &w[EI_W_V], kvd, e, in, p->v)))
+    if ((st = norm(p, n, e, &w[EI_W_ATTN_NORM], p->x, p->h)) || (st = matmul(p, &w[EI_W_Q], qd, e, p->h, p->q)) ||
+        (st = matmul(p, &w[EI_W_K], kvd, e, p->h, p->k)) || (st = matmul(p, &w[EI_W_V], kvd, e, p->h, p->v)))
         return st;
     if (c->qkv_bias && ((st = ei_add_bias(p->cmd, n, qd, p->q, (ei_tensor){w[EI_W_Q_BIAS].buffer, 0, EI_F32}, p->q)) ||
                         (st = ei_add_bias(p->cmd, n, kvd, p->k, (ei_tensor){w[EI_W_K_BIAS].buffer, 0, EI_F32}, p->k)) ||
@@ -201,10 +186,7 @@ static ei_status attend(ei_session *s, const pass *p, uint32_t l) {
 static ei_status attention_out(ei_session *s, const pass *p, uint32_t l) {
     const ei_model_config *c = p->c;
     const ei_weight *w = s->model->layers[l].w;
-    uint32_t qd = c->n_head * c->head_dim;
-    ei_tensor in;
-    ei_status st = matmul_input(s, p, &w[EI_W_O], c->n_embd, qd, p->att, &in);
-    if (st == EI_OK) st = matmul(p, &w[EI_W_O], c->n_embd, qd, in, p->o);
+    ei_status st = matmul(p, &w[EI_W_O], c->n_embd, c->n_head * c->head_dim, p->att, p->o);
     if (st == EI_OK && c->post_norms) st = norm(p, p->n, c->n_embd, &w[EI_W_POST_ATTN_NORM], p->o, p->o);
     return st ? st : residual(p);
 }
@@ -214,13 +196,11 @@ static ei_status ffn_block(ei_session *s, const pass *p, uint32_t l) {
     const ei_model_config *c = p->c;
     const ei_weight *w = s->model->layers[l].w;
     uint32_t n = p->n, e = c->n_embd, f = c->n_ff;
-    ei_tensor in;
     ei_status st;
-    if ((st = norm(p, n, e, &w[EI_W_FFN_NORM], p->x, p->h)) ||
-        (st = matmul_input(s, p, &w[EI_W_GATE], f, e, p->h, &in)) || (st = matmul(p, &w[EI_W_GATE], f, e, in, p->gate)) ||
-        (st = matmul(p, &w[EI_W_UP], f, e, in, p->up)) ||
+    if ((st = norm(p, n, e, &w[EI_W_FFN_NORM], p->x, p->h)) || (st = matmul(p, &w[EI_W_GATE], f, e, p->h, p->gate)) ||
+        (st = matmul(p, &w[EI_W_UP], f, e, p->h, p->up)) ||
         (st = ei_elementwise(p->cmd, c->gelu ? EI_GEGLU_TANH : EI_SWIGLU, (uint64_t)n * f, p->gate, p->up, p->gate)) ||
-        (st = matmul_input(s, p, &w[EI_W_DOWN], e, f, p->gate, &in)) || (st = matmul(p, &w[EI_W_DOWN], e, f, in, p->o)))
+        (st = matmul(p, &w[EI_W_DOWN], e, f, p->gate, p->o)))
         return st;
     if (c->post_norms && (st = norm(p, n, e, &w[EI_W_POST_FFN_NORM], p->o, p->o))) return st;
     return residual(p);

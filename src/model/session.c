@@ -65,11 +65,6 @@ ei_status ei_session_create(ei_model *m, const ei_session_desc *desc, ei_session
         a->k16 = ei_scratch_place(&at, b * kvd * 2);
         a->v16 = ei_scratch_place(&at, b * kvd * 2);
     }
-    ei_matmul_desc gate = {c->n_ff, c->n_embd, d.n_batch, m->layers[0].w[EI_W_GATE].type};
-    if (ei_matmul_prefers_f16(ctx, &gate)) {
-        uint64_t widest = e > qd ? e : qd;
-        a->in16 = ei_scratch_place(&at, b * (widest > c->n_ff ? widest : c->n_ff) * 2);
-    }
     a->bytes = at;
     ei_status st = ei_buffer_create(ctx, a->bytes, &s->work);
     s->io_logits = (b * 4 + 255) / 256 * 256;

@@ -20,9 +20,6 @@ typedef struct activations {
     uint64_t decode; /* split-K decode attention's partial results */
     /* With 16-bit caches: q, k, v converted to the cache's type. */
     uint64_t q16, k16, v16;
-    /* Where the matmuls prefer f16 activations (ei_matmul_prefers_f16): an
-     * f16 copy of a matmul's input, [B][max(E, H*D, F)]; 0 if not. */
-    uint64_t in16;
     uint64_t bytes;
 } activations;
 

@@ -26,69 +26,6 @@ static const struct {
 };
 static const coopmat_tile coopmat_default = {4, 1, 2, 4, 32}; /* elsewhere unmeasured: the smallest register need (47 TFLOP/s on the H100) */
 
-/* Workgroup-scope tiles (matmul_coopmat2, workgroups of WG_INVOCATIONS,
- * the shader's literal size): BM x BN of Y^T in steps of BK columns. */
-#define WG_INVOCATIONS 256
-typedef struct wg_tile {
-    uint32_t bm, bn, bk;
-} wg_tile;
-/* No device takes this kernel by default yet: it has not run on one (the
- * GPU machine could not be had when it was written, 2026-12-07).
- * EI_MATMUL_WG_TILE="bm,bn,bk" opts in, for tests and sweeps. */
-static wg_tile wg_choice(void) {
-    const char *env = getenv("EI_MATMUL_WG_TILE");
-    wg_tile e = {0};
-    if (!env || sscanf(env, "%u,%u,%u", &e.bm, &e.bn, &e.bk) != 3) e = (wg_tile){0};
-    return e;
-}
-
-/* Whether matmul_wg can take d (its alignment aside). */
-static int wg_fits(const ei_context *ctx, const ei_matmul_desc *d, wg_tile t) {
-    return d->wtype == EI_GGML_F16 && t.bn && d->tokens >= COOPMAT_MIN_TOKENS && d->cols % 8 == 0 &&
-           d->rows % 4 == 0 && (d->rows + t.bm - 1) / t.bm <= ctx->facts.max_workgroup_count[0] &&
-           (d->tokens + t.bn - 1) / t.bn <= ctx->facts.max_workgroup_count[1] &&
-           ei_wg_coopmat_ready(ctx, "matmul_coopmat2", WG_INVOCATIONS, t.bm, t.bn, t.bk);
-}
-
-int ei_matmul_prefers_f16(ei_context *ctx, const ei_matmul_desc *d) {
-    return ctx && d && wg_fits(ctx, d, wg_choice());
-}
-
-/* A product of F16 weights by f16 activations on workgroup-scope matrices
- * with tensor-addressed loads, where the device has them; *taken says
- * whether it was recorded (if not, the caller's kernels run). The loads
- * need 16-byte aligned starts and row strides. */
-static ei_status matmul_wg(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t w_offset, ei_tensor x,
-                           ei_tensor y, int *taken) {
-    ei_context *ctx = cmd->ctx;
-    *taken = 0;
-    wg_tile t = wg_choice();
-    if (x.dtype != EI_F16 || !wg_fits(ctx, d, t)) return EI_OK;
-    uint32_t w_rows;
-    struct {
-        uint32_t rows, cols, tokens, w_skip, x_skip, y_skip;
-    } p = {d->rows, d->cols, d->tokens};
-    ei_binding b[3];
-    ei_status st;
-    if ((st = ei_weight_piece(ctx, w, w_offset, 2ull * d->cols, d->rows, 0, d->rows, &b[0], &p.w_skip, &w_rows)) ||
-        (st = ei_tensor_binding(ctx, x, 0, (uint64_t)d->tokens * d->cols, &b[1], &p.x_skip)) ||
-        (st = ei_tensor_binding(ctx, y, 0, (uint64_t)d->tokens * d->rows, &b[2], &p.y_skip)))
-        return st;
-    if (w_rows != d->rows || p.w_skip % 16 || p.x_skip % 8 || p.y_skip % 4) return EI_OK;
-    p.w_skip /= 2; /* bytes to elements */
-    ei_kernel k = {.shader = "matmul_coopmat2",
-                   .bindings = 3,
-                   .push_size = sizeof p,
-                   .spec_count = 3,
-                   .spec = {t.bm, t.bn, t.bk}};
-    ei_pipeline *pipe;
-    if ((st = ei_pipeline_get(ctx, &k, &pipe)) ||
-        (st = ei_cmd_dispatch(cmd, pipe, b, &p, (d->rows + t.bm - 1) / t.bm, (d->tokens + t.bn - 1) / t.bn, 1)))
-        return st;
-    *taken = 1;
-    return EI_OK;
-}
-
 /* EI_MATMUL_TILE="sg_r,sg_t,tm,tn,bk" replaces the table's choice (for sweeps). */
 static coopmat_tile coopmat_choice(const ei_context *ctx) {
     coopmat_tile t = coopmat_default;
@@ -131,24 +68,20 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
         return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT,
                        "ei_matmul: rows, cols, tokens must be positive and cols (%u) whole blocks of %u and of 4",
                        d->cols, be);
-    if ((x.dtype != EI_F32 && x.dtype != EI_F16) || y.dtype != EI_F32)
-        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x must be EI_F32 or EI_F16 and y EI_F32");
-    uint32_t x_f16 = x.dtype == EI_F16;
-    if (x.offset % (4 * ei_dtype_size(x.dtype))) /* the kernels read x four elements at a time */
-        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x must start at a multiple of four elements");
+    if (x.dtype != EI_F32 || y.dtype != EI_F32)
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x and y must be EI_F32");
+    if (x.offset % 16) /* the kernel reads x four floats at a time */
+        return ei_fail(ctx, EI_ERROR_INVALID_ARGUMENT, "ei_matmul: x must start at a multiple of 16 bytes");
     uint64_t row_bytes = (uint64_t)d->cols / be * bb, w_words = (d->rows * row_bytes + 3) / 4;
-    ei_status st;
-    if ((st = ei_tensor_check(ctx, (ei_tensor){w, w_offset, EI_U32}, w_words, "ei_matmul: w")) ||
-        (st = ei_tensor_check(ctx, x, (uint64_t)d->tokens * d->cols, "ei_matmul: x")) ||
-        (st = ei_tensor_check(ctx, y, (uint64_t)d->tokens * d->rows, "ei_matmul: y")))
-        return st;
-    int taken;
-    if ((st = matmul_wg(cmd, d, w, w_offset, x, y, &taken)) || taken) return st;
     struct {
         uint32_t rows, cols, tokens, row_base, piece_rows, w_byte0, x_skip, y_skip;
     } p = {d->rows, d->cols, d->tokens};
     ei_binding b[3];
-    if ((st = ei_tensor_binding(ctx, x, 0, (uint64_t)d->tokens * d->cols, &b[1], &p.x_skip)) ||
+    ei_status st;
+    if ((st = ei_tensor_check(ctx, (ei_tensor){w, w_offset, EI_U32}, w_words, "ei_matmul: w")) ||
+        (st = ei_tensor_check(ctx, x, (uint64_t)d->tokens * d->cols, "ei_matmul: x")) ||
+        (st = ei_tensor_check(ctx, y, (uint64_t)d->tokens * d->rows, "ei_matmul: y")) ||
+        (st = ei_tensor_binding(ctx, x, 0, (uint64_t)d->tokens * d->cols, &b[1], &p.x_skip)) ||
         (st = ei_tensor_binding(ctx, y, 0, (uint64_t)d->tokens * d->rows, &b[2], &p.y_skip)))
         return st;
     /* Threads per row: on GPUs decode spreads a row over the whole
@@ -165,17 +98,17 @@ ei_status ei_matmul(ei_cmd *cmd, const ei_matmul_desc *d, ei_buffer *w, uint64_t
     ei_kernel k = {.shader = "matmul_quant",
                    .bindings = 3,
                    .push_size = sizeof p,
-                   .spec_count = 9,
-                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes, lanes > 1 ? 4 : 1, x_f16}};
-    /* Many tokens: the cooperative-matrix kernel (activations rounded to f16). */
+                   .spec_count = 8,
+                   .spec = {MATMUL_WORKGROUP, MATMUL_WORKGROUP, d->wtype, be, bb, tt, lanes, lanes > 1 ? 4 : 1}};
+    /* Many tokens: the cooperative-matrix kernel (f16 activations). */
     coopmat_tile t = coopmat_choice(ctx);
     if (d->tokens >= COOPMAT_MIN_TOKENS && coopmat_fits(ctx, t, d->cols)) {
         uint32_t wg = t.sg_r * t.sg_t * ctx->facts.subgroup_size;
         k = (ei_kernel){.shader = "matmul_coopmat",
                         .bindings = 3,
                         .push_size = sizeof p,
-                        .spec_count = 11,
-                        .spec = {wg, wg, d->wtype, be, bb, t.sg_r, t.sg_t, t.tm, t.tn, t.bk, x_f16}};
+                        .spec_count = 10,
+                        .spec = {wg, wg, d->wtype, be, bb, t.sg_r, t.sg_t, t.tm, t.tn, t.bk}};
         per_group = 16 * t.sg_r * t.tm;
         uint32_t bn = 16 * t.sg_t * t.tn;
         gy = (d->tokens + bn - 1) / bn;

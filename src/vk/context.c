@@ -236,10 +236,6 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
     VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                             .pNext = &f12};
-    VkPhysicalDeviceCooperativeMatrix2FeaturesNV have_cm2 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV};
-    int has_cm2 = ei_device_has_extension(ctx, pd, VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME);
-    if (has_cm2) f12.pNext = &have_cm2;
     VkPhysicalDeviceFeatures2 have = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
     vkGetPhysicalDeviceFeatures2(pd, &have);
 
@@ -249,13 +245,7 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
                                             .storageBuffer8BitAccess = f12.storageBuffer8BitAccess};
     VkPhysicalDeviceCooperativeMatrixFeaturesKHR coopmat = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR, .cooperativeMatrix = VK_TRUE};
-    /* Of cooperative_matrix2 the workgroup scope, flexible sizes and tensor addressing are used (matmul_coopmat2). */
-    VkPhysicalDeviceCooperativeMatrix2FeaturesNV cm2 = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV,
-        .cooperativeMatrixWorkgroupScope = VK_TRUE,
-        .cooperativeMatrixFlexibleDimensions = VK_TRUE,
-        .cooperativeMatrixTensorAddressing = VK_TRUE};
-    const char *extensions[2];
+    const char *extensions[1];
     uint32_t n_ext = 0;
     *enabled = ~(uint32_t)(EI_FEATURE_COOPERATIVE_MATRIX | EI_FEATURE_COOPERATIVE_MATRIX2 | EI_FEATURE_SHADER_BFLOAT16);
     /* With the memory model on, device-scope barriers (our other shaders
@@ -267,13 +257,6 @@ static ei_status create_device(ei_context *ctx, uint32_t *enabled) {
         e12.vulkanMemoryModelDeviceScope = VK_TRUE;
         e12.pNext = &coopmat;
         *enabled |= EI_FEATURE_COOPERATIVE_MATRIX;
-        if (has_cm2 && have_cm2.cooperativeMatrixWorkgroupScope && have_cm2.cooperativeMatrixFlexibleDimensions &&
-            have_cm2.cooperativeMatrixTensorAddressing) {
-            extensions[n_ext++] = VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME;
-            coopmat.pNext = &cm2;
-            ctx->wg_coopmat_enabled = 1;
-            *enabled |= EI_FEATURE_COOPERATIVE_MATRIX2;
-        }
     }
     VkPhysicalDeviceVulkan11Features e11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
                                             .pNext = &e12,

@@ -90,57 +90,6 @@ int ei_coopmat_ready(const ei_context *ctx, const char *shader, uint32_t subgrou
     return 0;
 }
 
-/* cooperative_matrix2's limits and the f16 x f16 -> f32 workgroup-scope
- * granularities, one per workgroup size the driver lists. */
-static void query_wg_coopmat(ei_context *ctx) {
-    VkPhysicalDeviceCooperativeMatrix2PropertiesNV lim = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_PROPERTIES_NV};
-    VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &lim};
-    vkGetPhysicalDeviceProperties2(ctx->physical_device, &props);
-    ctx->facts.wg_coopmat_max_workgroup = lim.cooperativeMatrixWorkgroupScopeMaxWorkgroupSize;
-    ctx->facts.wg_coopmat_max_dimension = lim.cooperativeMatrixFlexibleDimensionsMaxDimension;
-    ctx->facts.wg_coopmat_count = 0;
-    PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV get =
-        (PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV)vkGetInstanceProcAddr(
-            ctx->instance, "vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV");
-    uint32_t n = 0;
-    if (!get || !ei_probe(ctx, get(ctx->physical_device, &n, NULL)) || n == 0) return;
-    VkCooperativeMatrixFlexibleDimensionsPropertiesNV *p = ei_host_alloc(ctx, n * sizeof *p);
-    if (!p) return;
-    for (uint32_t i = 0; i < n; i++)
-        p[i] = (VkCooperativeMatrixFlexibleDimensionsPropertiesNV){
-            .sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_FLEXIBLE_DIMENSIONS_PROPERTIES_NV};
-    if (ei_probe(ctx, get(ctx->physical_device, &n, p)))
-        for (uint32_t i = 0; i < n && ctx->facts.wg_coopmat_count < 8; i++) {
-            if (p[i].AType != VK_COMPONENT_TYPE_FLOAT16_KHR || p[i].BType != VK_COMPONENT_TYPE_FLOAT16_KHR ||
-                p[i].CType != VK_COMPONENT_TYPE_FLOAT32_KHR || p[i].ResultType != VK_COMPONENT_TYPE_FLOAT32_KHR ||
-                p[i].saturatingAccumulation || p[i].scope != VK_SCOPE_WORKGROUP_KHR || !p[i].MGranularity ||
-                !p[i].NGranularity || !p[i].KGranularity)
-                continue;
-            uint32_t c = ctx->facts.wg_coopmat_count++;
-            ctx->facts.wg_coopmat[c].invocations = p[i].workgroupInvocations;
-            ctx->facts.wg_coopmat[c].m = p[i].MGranularity;
-            ctx->facts.wg_coopmat[c].n = p[i].NGranularity;
-            ctx->facts.wg_coopmat[c].k = p[i].KGranularity;
-        }
-    ei_host_free(ctx, p);
-}
-
-int ei_wg_coopmat_ready(const ei_context *ctx, const char *shader, uint32_t invocations, uint32_t bm, uint32_t bn,
-                        uint32_t bk) {
-    if (!(ctx->facts.features & EI_FEATURE_COOPERATIVE_MATRIX2) || !ctx->wg_coopmat_enabled ||
-        ctx->facts.api_version < VK_API_VERSION_1_3 || /* the shaders are SPIR-V 1.6 */
-        invocations > ctx->facts.wg_coopmat_max_workgroup || invocations > ctx->facts.max_workgroup_invocations ||
-        bm > ctx->facts.wg_coopmat_max_dimension || bn > ctx->facts.wg_coopmat_max_dimension ||
-        bk > ctx->facts.wg_coopmat_max_dimension || !ei_shader_find(shader))
-        return 0;
-    for (uint32_t i = 0; i < ctx->facts.wg_coopmat_count; i++)
-        if (ctx->facts.wg_coopmat[i].invocations == invocations && bm % ctx->facts.wg_coopmat[i].m == 0 &&
-            bn % ctx->facts.wg_coopmat[i].n == 0 && bk % ctx->facts.wg_coopmat[i].k == 0)
-            return 1;
-    return 0;
-}
-
 static void query_memory(ei_context *ctx) {
     vkGetPhysicalDeviceMemoryProperties(ctx->physical_device, &ctx->memory);
     const VkPhysicalDeviceMemoryProperties *m = &ctx->memory;
@@ -218,7 +167,6 @@ void ei_device_query_facts(ei_context *ctx, uint32_t enabled_mask) {
     f->features = present & enabled_mask;
 
     if (f->features & EI_FEATURE_COOPERATIVE_MATRIX) query_coopmat_shapes(ctx);
-    if ((f->features & EI_FEATURE_COOPERATIVE_MATRIX2) && ctx->wg_coopmat_enabled) query_wg_coopmat(ctx);
     query_memory(ctx);
     f->features &= enabled_mask;
     if (!(f->features & EI_FEATURE_TIMESTAMPS)) f->timestamp_period_ns = 0;

@@ -54,7 +54,6 @@ struct ei_context {
     uint64_t memory_held;                /* device memory its buffers hold now */
     VkSubgroupFeatureFlags subgroup_ops; /* in compute shaders */
     uint64_t max_binding;                /* bytes one binding may span: the device's limit or a smaller cap */
-    int wg_coopmat_enabled; /* create_device turned cooperative_matrix2's workgroup scope and tensor addressing on (an adopted device's features are unknown) */
 
     VkCommandPool command_pool;
     VkPipelineCache pipeline_cache;
@@ -124,12 +123,6 @@ int ei_device_has_extension(ei_context *ctx, VkPhysicalDevice pd, const char *na
  * size of at least 16 (workgroups of `subgroups` of them within the
  * limit), and the build holds the shader. */
 int ei_coopmat_ready(const ei_context *ctx, const char *shader, uint32_t subgroups);
-/* Whether a workgroup-scope f16 -> f32 product of bm x bk by bk x bn in
- * workgroups of `invocations` runs here (VK_NV_cooperative_matrix2 turned
- * on, Vulkan 1.3, sizes within its granularities and limits, shader in the
- * build). */
-int ei_wg_coopmat_ready(const ei_context *ctx, const char *shader, uint32_t invocations, uint32_t bm, uint32_t bn,
-                        uint32_t bk);
 /* The compute queue family to use (preferring one with timestamps). */
 int ei_device_compute_family(ei_context *ctx, VkPhysicalDevice pd, uint32_t *family, uint32_t *timestamp_bits);
 

@@ -58,48 +58,8 @@ typedef VkResult(VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKH
 #define VK_COMPONENT_TYPE_BFLOAT16_KHR ((VkComponentTypeKHR)1000141000)
 #endif
 
-/* VK_NV_cooperative_matrix2 (headers from 1.3.296 on): workgroup-scope
- * matrices of flexible sizes, staged through shared memory by the driver. */
 #ifndef VK_NV_cooperative_matrix2
 #define VK_NV_COOPERATIVE_MATRIX_2_EXTENSION_NAME "VK_NV_cooperative_matrix2"
-#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_FEATURES_NV ((VkStructureType)1000593000)
-#define VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_FLEXIBLE_DIMENSIONS_PROPERTIES_NV ((VkStructureType)1000593001)
-#define VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_2_PROPERTIES_NV ((VkStructureType)1000593002)
-#define VK_SCOPE_WORKGROUP_KHR ((VkScopeKHR)2)
-typedef struct VkPhysicalDeviceCooperativeMatrix2FeaturesNV {
-    VkStructureType sType;
-    void *pNext;
-    VkBool32 cooperativeMatrixWorkgroupScope;
-    VkBool32 cooperativeMatrixFlexibleDimensions;
-    VkBool32 cooperativeMatrixReductions;
-    VkBool32 cooperativeMatrixConversions;
-    VkBool32 cooperativeMatrixPerElementOperations;
-    VkBool32 cooperativeMatrixTensorAddressing;
-    VkBool32 cooperativeMatrixBlockLoads;
-} VkPhysicalDeviceCooperativeMatrix2FeaturesNV;
-typedef struct VkPhysicalDeviceCooperativeMatrix2PropertiesNV {
-    VkStructureType sType;
-    void *pNext;
-    uint32_t cooperativeMatrixWorkgroupScopeMaxWorkgroupSize;
-    uint32_t cooperativeMatrixFlexibleDimensionsMaxDimension;
-    uint32_t cooperativeMatrixWorkgroupScopeReservedSharedMemory;
-} VkPhysicalDeviceCooperativeMatrix2PropertiesNV;
-typedef struct VkCooperativeMatrixFlexibleDimensionsPropertiesNV {
-    VkStructureType sType;
-    void *pNext;
-    uint32_t MGranularity;
-    uint32_t NGranularity;
-    uint32_t KGranularity;
-    VkComponentTypeKHR AType;
-    VkComponentTypeKHR BType;
-    VkComponentTypeKHR CType;
-    VkComponentTypeKHR ResultType;
-    VkBool32 saturatingAccumulation;
-    VkScopeKHR scope;
-    uint32_t workgroupInvocations;
-} VkCooperativeMatrixFlexibleDimensionsPropertiesNV;
-typedef VkResult(VKAPI_PTR *PFN_vkGetPhysicalDeviceCooperativeMatrixFlexibleDimensionsPropertiesNV)(
-    VkPhysicalDevice physicalDevice, uint32_t *pPropertyCount, VkCooperativeMatrixFlexibleDimensionsPropertiesNV *pProperties);
 #endif
 
 #endif

@@ -13,6 +13,6 @@ done
 python3 tools/bench/torch_ref.py --op decode $shape --sweep --reps 15 | tee -a "$out/decode.jsonl"
 for mv in 4096x4096 1024x4096 14336x4096 4096x14336 128256x4096; do
   rows=${mv%x*} cols=${mv#*x}
-  build/tools/ei-bench --op matmul --rows "$rows" --cols "$cols" --len 1 --dtype f32 --reps 15 --json | tee -a "$out/decode.jsonl"
+  build/tools/ei-bench --op matmul --rows "$rows" --cols "$cols" --len 1 --reps 15 --json | tee -a "$out/decode.jsonl"
   python3 tools/bench/torch_ref.py --op matmul --rows "$rows" --cols "$cols" --len 1 --reps 15 | tee -a "$out/decode.jsonl"
 done

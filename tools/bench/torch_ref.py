@@ -8,9 +8,8 @@ so both are measured on one GPU in one session and the ratio is honest.
     python3 tools/bench/torch_ref.py --op flex --len N [--keep-blocks K]
 
 matmul (impl "torch_matmul"): torch.matmul of N tokens [N][C] by a weight
-[C][R], both f16 (ei-bench --op matmul: an F16 weight, activations of its
---dtype, f32 rounded to f16 in the kernel, or f16), TFLOP/s counted as
-2*R*C*N.
+[C][R], both f16 (ei-bench --op matmul: an F16 weight, f32 activations it
+rounds to f16), TFLOP/s counted as 2*R*C*N.
 
 flex (impl "torch_flex"): flex_attention (compiled) with the block-sparse
 pattern of EntropyInfer's prefill (algorithm.md section 3): segments of 512
