@@ -1,7 +1,7 @@
 #version 450
 // The matrix units' rate through subgroup-scope cooperative matrices, the
 // ceiling of every kernel built on them: each subgroup loads one 16x16 A
-// and one 16x16 B (f16) and runs STEPS rounds of NACC independent
+// and one 16x16 B (f16) and runs pc.steps rounds of NACC independent
 // 16x16x16 products into f32 accumulators (independent so that the
 // products' latency overlaps), with no other memory traffic; then it
 // stores the accumulators' sum, 256 floats, for the host to check.

@@ -46,11 +46,10 @@ typedef struct result {
     double mean_keep, density;
     double compress_ms;
     uint64_t cache_before, cache_after; /* bytes of K and V held */
+    double flops;                       /* peak: one run's work, as ei_coopmat_peak counts it */
 } result;
 
-/* peak: workgroups (of 4 subgroups) a run, and its work for --len products a subgroup and accumulator. */
-#define PEAK_WORKGROUPS 8192u
-#define PEAK_FLOPS(len) (2.0 * 16 * 16 * 16 * 8 * (double)(len) * 4 * PEAK_WORKGROUPS)
+#define PEAK_WORKGROUPS 8192u /* peak: workgroups (of 4 subgroups) a run */
 
 static const char *const methods[] = {"entropy", "reference", "critiprefill", "full"};
 static const char *const kv_methods[] = {"full", "latent", "snapkv", "adakv"};
@@ -140,6 +139,7 @@ typedef struct bench_case {
     ei_tensor q, k, v, o, s;
     ei_buffer *scratch;
     ei_kv_cache *cache; /* decode */
+    double *flops;      /* peak: where each recording leaves its work */
 } bench_case;
 
 /* Records phase 0 or 1 of one run: the whole op, or for prefill the
@@ -150,10 +150,8 @@ static ei_status record(ei_cmd *cmd, const bench_case *c, int phase) {
         ei_matmul_desc md = {c->a->rows, c->a->cols, d->q_len, EI_GGML_F16};
         return ei_matmul(cmd, &md, c->q.buffer, 0, c->k, c->o);
     }
-    if (c->op == 4) { /* A and B in q, the sums in o */
-        double flops;
-        return ei_coopmat_peak(cmd, PEAK_WORKGROUPS, c->a->len, c->q, c->o, &flops);
-    }
+    if (c->op == 4) /* A and B in q, the sums in o */
+        return ei_coopmat_peak(cmd, PEAK_WORKGROUPS, c->a->len, c->q, c->o, c->flops);
     if (c->op == 0) return ei_attention_prefill(cmd, d, c->q, c->k, c->v, c->o);
     if (c->op == 1) return ei_kv_cache_attend(cmd, c->cache, d, c->q, c->o, c->s);
     return phase == 0 ? ei_prefill_profile(cmd, d, &c->cfg, 1, c->q, c->k, c->scratch)
@@ -315,7 +313,7 @@ static ei_status run_peak(ei_context *ctx, bench_case *c, result *r) {
     ei_status st;
     if (!(st = ei_buffer_create(ctx, sizeof ab, &in)) && !(st = ei_buffer_create(ctx, out_n * 4, &out)) &&
         !(st = ei_buffer_upload(in, 0, ab, sizeof ab))) {
-        c->q = (ei_tensor){in, 0, EI_F16}, c->o = (ei_tensor){out, 0, EI_F32};
+        c->q = (ei_tensor){in, 0, EI_F16}, c->o = (ei_tensor){out, 0, EI_F32}, c->flops = &r->flops;
         st = time_runs(ctx, c, 1, r);
     }
     if (st == EI_OK && !(got = malloc(out_n * 4))) st = EI_ERROR_OUT_OF_HOST_MEMORY;
@@ -377,7 +375,7 @@ static void report(const ei_context *ctx, const args *a, unsigned len, const res
     int decode = strcmp(a->op, "decode") == 0, prefill = strcmp(a->op, "prefill") == 0;
     int matmul = strcmp(a->op, "matmul") == 0, peak = strcmp(a->op, "peak") == 0;
     double flops = matmul ? 2.0 * a->rows * a->cols * len
-                   : peak ? PEAK_FLOPS(len)
+                   : peak ? r->flops
                           : 4.0 * a->heads * a->dim * (double)len * len / 2.0;
     double bytes = decode ? (double)r->cache_after : 0;
     double rate = decode ? bytes / r->ms * 1e-6 : flops / r->ms * 1e-9;
